@@ -1,0 +1,39 @@
+/* ballot: the command-line program. Dispatches to one subcommand per technique. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char usage[] =
+	"usage: ballot COMMAND [ARGS...]\n"
+	"\n"
+	"Fault tolerance by replication.\n"
+	"\n"
+	"commands:\n"
+	"  vote          run N versions of a program on one input and vote on their outputs\n"
+	"  reliability   the arithmetic of redundancy: NMR, availability, quorums, MTTF\n"
+	"  help          this text; `ballot COMMAND --help` for a command's flags\n"
+	"  version       print the version\n";
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return CLI_EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "vote") == 0)
+		return cli_vote(argc - 1, argv + 1);
+	if (strcmp(cmd, "reliability") == 0)
+		return cli_reliability(argc - 1, argv + 1);
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		fputs(usage, stdout);
+		return CLI_EXIT_OK;
+	}
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		puts("ballot " BALLOT_VERSION_STRING);
+		return CLI_EXIT_OK;
+	}
+	fprintf(stderr, "ballot: unknown command '%s'\n\n%s", cmd, usage);
+	return CLI_EXIT_USAGE;
+}
