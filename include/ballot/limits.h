@@ -26,6 +26,13 @@
 /* `ballot vote --lines`: the longest line a version may write. */
 #define BALLOT_VOTE_LINE_MAX_BYTES (1024u * 1024)
 
+/* `ballot vote`: input bytes queued to one version before ballot stops reading its own
+ * standard input until that version catches up (the slowest reader sets the pace). */
+#define BALLOT_VOTE_STDIN_BACKLOG_BYTES (4u * 1024 * 1024)
+
+/* `ballot vote`: bytes of each version's standard error kept for messages and the report. */
+#define BALLOT_VOTE_STDERR_KEEP_BYTES 4096u
+
 /* `ballot vote`: default and largest --timeout, in seconds. */
 #define BALLOT_VOTE_TIMEOUT_DEFAULT_S 10
 #define BALLOT_VOTE_TIMEOUT_MAX_S (7 * 24 * 3600)

@@ -1,6 +1,8 @@
 /* ballot: the command-line program. Dispatches to one subcommand per technique. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -15,8 +17,24 @@ static const char usage[] =
 	"  help          this text; `ballot COMMAND --help` for a command's flags\n"
 	"  version       print the version\n";
 
+/* A closed standard descriptor would be handed to the next file or pipe ballot opens, and
+ * ballot would then read its own pipes as its input: give each closed one /dev/null. */
+static void open_standard_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0)
+			continue;
+		int null_fd = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+		if (null_fd >= 0 && null_fd != fd) {
+			dup2(null_fd, fd);
+			close(null_fd);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
+	open_standard_fds();
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return CLI_EXIT_USAGE;

@@ -150,6 +150,9 @@ int ballot_format_double(char out[32], double v)
 {
 	if (!isfinite(v))
 		return snprintf(out, 32, "%s", isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+	/* Integers print as integers ("10", not "1e+01") while they are exact in a double. */
+	if (v == floor(v) && fabs(v) < 0x1p53)
+		return snprintf(out, 32, "%.0f", v);
 	for (int precision = 1; precision <= 17; precision++) {
 		int n = snprintf(out, 32, "%.*g", precision, v);
 		if (strtod(out, NULL) == v)
