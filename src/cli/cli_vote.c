@@ -350,18 +350,49 @@ static int vote_bytes(vote_ctx *c, const ballot_output *in, round_outcome *out)
 	return 0;
 }
 
-/* The winning text of one numeric field: the token a winning version printed, or the
- * computed number (median, mid-value). */
+/* The winning text of one numeric field: the layout version's own token when it holds the
+ * winning value, else the token of the version that won, else (median, mid-value) the
+ * computed number. */
 static int append_field(vote_ctx *c, ballot_buf *b, const ballot_vote_result *r, const ballot_output *in,
-			size_t field)
+			size_t field, int layout)
 {
-	if (r->winner_index >= 0) {
-		const ballot_number *num = &c->numbers[r->winner_index][field];
-		return ballot_buf_append(b, (const char *)in[r->winner_index].data + num->offset, num->len);
+	int from = c->numbers[layout][field].value == r->winner_number ? layout : r->winner_index;
+	if (from >= 0) {
+		const ballot_number *num = &c->numbers[from][field];
+		return ballot_buf_append(b, (const char *)in[from].data + num->offset, num->len);
 	}
 	char text[32];
 	int len = ballot_format_double(text, r->winner_number);
 	return ballot_buf_append(b, text, (size_t)len);
+}
+
+/* How many numbers the winner has: the count with the most support (weight, for the
+ * weighted policy) among the versions that printed numbers; -1 if two counts tie. The
+ * field votes then apply the policy itself. */
+static long vote_field_count(const vote_ctx *c, const ballot_output *shape, const size_t *counts)
+{
+	const double *weights = c->opts->config.weights;
+	bool by_weight = c->opts->config.policy == BALLOT_POLICY_WEIGHTED;
+	double best = 0;
+	long best_count = -1;
+	bool tie = false;
+	for (size_t i = 0; i < c->opts->n; i++) {
+		if (shape[i].kind == BALLOT_OUTPUT_FAILED)
+			continue;
+		double support = 0;
+		for (size_t j = 0; j < c->opts->n; j++) {
+			if (shape[j].kind != BALLOT_OUTPUT_FAILED && counts[j] == counts[i])
+				support += by_weight && weights ? weights[j] : 1.0;
+		}
+		if (support > best) {
+			best = support;
+			best_count = (long)counts[i];
+			tie = false;
+		} else if (support == best && (long)counts[i] != best_count) {
+			tie = true;
+		}
+	}
+	return tie ? -1 : best_count;
 }
 
 /* Numeric vote: parse, vote on how many numbers, then field by field; the winner keeps
@@ -384,33 +415,47 @@ static int vote_numeric(vote_ctx *c, const ballot_output *in, round_outcome *out
 		}
 		shape[i] = ballot_output_number((double)counts[i]);
 	}
-	/* How many numbers: by the same policy, exactly; median and mid-value use majority. */
-	ballot_vote_config shape_config = c->opts->config;
-	shape_config.epsilon = 0;
-	if (ballot_policy_is_numeric(shape_config.policy))
-		shape_config.policy = BALLOT_POLICY_MAJORITY;
-	ballot_vote_result r;
-	ballot_errmsg em;
-	if (ballot_vote(&shape_config, shape, n, NULL, &r, &em) != 0) {
-		cli_error("vote: %s", em.text);
-		return -1;
-	}
-	if (!r.has_winner) {
-		outcome_take(out, &r, n);
-		snprintf(out->why, sizeof out->why, "the versions do not agree on how many numbers they "
-			 "print (%s)", ballot_no_winner_text(r.reason));
+	long winning_count = vote_field_count(c, shape, counts);
+	if (winning_count < 0) {
+		snprintf(out->why, sizeof out->why, "the versions do not agree on how many numbers they print");
 		return 0;
 	}
-	size_t fields = (size_t)r.winner_number;
+	size_t fields = (size_t)winning_count;
 	bool dissent[BALLOT_VOTE_MODULES_MAX] = {0};
 	for (size_t i = 0; i < n; i++)
-		dissent[i] = r.verdicts[i] == BALLOT_VERDICT_DISSENTED;
+		dissent[i] = shape[i].kind != BALLOT_OUTPUT_FAILED && counts[i] != fields;
+	bool all_failed = true;
+	for (size_t i = 0; i < n; i++)
+		all_failed &= shape[i].kind == BALLOT_OUTPUT_FAILED;
+	if (all_failed) {
+		snprintf(out->why, sizeof out->why, "%s", ballot_no_winner_text(BALLOT_NO_ALL_FAILED));
+		return 0;
+	}
+
+	if (fields == 0) {
+		/* No numbers to vote: the policy decides on the (empty) shape itself. */
+		ballot_vote_config empty = c->opts->config;
+		empty.epsilon = 0;
+		if (ballot_policy_is_numeric(empty.policy))
+			empty.policy = BALLOT_POLICY_MAJORITY;
+		ballot_vote_result r;
+		ballot_errmsg em;
+		if (ballot_vote(&empty, shape, n, NULL, &r, &em) != 0) {
+			cli_error("vote: %s", em.text);
+			return -1;
+		}
+		outcome_take(out, &r, n);
+		if (r.has_winner)
+			return ballot_buf_append(&out->winner, in[r.winner_index].data, in[r.winner_index].len);
+		return 0;
+	}
 
 	/* Vote each field; remember each field's result to build the winner afterwards. */
 	ballot_vote_result *field_results = malloc(fields * sizeof *field_results + 1);
 	if (field_results == NULL)
 		return -1;
 	ballot_output values[BALLOT_VOTE_MODULES_MAX];
+	ballot_errmsg em;
 	for (size_t f = 0; f < fields; f++) {
 		for (size_t i = 0; i < n; i++) {
 			bool usable = shape[i].kind != BALLOT_OUTPUT_FAILED && counts[i] == fields;
@@ -434,9 +479,9 @@ static int vote_numeric(vote_ctx *c, const ballot_output *in, round_outcome *out
 
 	/* Verdicts over all fields, support, and the layout to print the winner in. */
 	out->has_winner = true;
-	out->total_weight = r.total_weight;
 	int layout = -1;
 	for (size_t i = 0; i < n; i++) {
+		out->total_weight += c->opts->config.weights ? c->opts->config.weights[i] : 1.0;
 		if (out->verdicts[i] == BALLOT_VERDICT_FAILED || shape[i].kind == BALLOT_OUTPUT_FAILED) {
 			out->verdicts[i] = BALLOT_VERDICT_FAILED;
 			continue;
@@ -449,8 +494,10 @@ static int vote_numeric(vote_ctx *c, const ballot_output *in, round_outcome *out
 		if (layout < 0)
 			layout = (int)i;
 	}
-	if (layout < 0)
-		layout = r.winner_index; /* every version dissented somewhere: a winning shape */
+	for (size_t i = 0; i < n && layout < 0; i++) {
+		if (shape[i].kind != BALLOT_OUTPUT_FAILED && counts[i] == fields)
+			layout = (int)i; /* every version dissented somewhere: one of the winning shape */
+	}
 	BALLOT_ASSERT(layout >= 0);
 	const char *text = in[layout].data;
 	size_t at = 0;
@@ -459,7 +506,7 @@ static int vote_numeric(vote_ctx *c, const ballot_output *in, round_outcome *out
 		const ballot_number *num = &c->numbers[layout][f];
 		rc = ballot_buf_append(&out->winner, text + at, num->offset - at);
 		if (rc == 0)
-			rc = append_field(c, &out->winner, &field_results[f], in, f);
+			rc = append_field(c, &out->winner, &field_results[f], in, f, layout);
 		at = num->offset + num->len;
 	}
 	if (rc == 0)
