@@ -37,6 +37,10 @@
 #define BALLOT_VOTE_TIMEOUT_DEFAULT_S 10
 #define BALLOT_VOTE_TIMEOUT_MAX_S (7 * 24 * 3600)
 
+/* Module health: the lowest weight REDUCE takes a module to, as a fraction of its initial
+ * weight (a weight must stay positive for the voter to keep voting). */
+#define BALLOT_HEALTH_WEIGHT_FLOOR 1e-9
+
 /* Reliability analysis: largest N in the binomial and Markov models, and Monte Carlo trials. */
 #define BALLOT_RELIABILITY_N_MAX 1000
 #define BALLOT_MONTE_CARLO_TRIALS_MAX 1000000000ull

@@ -10,7 +10,9 @@
  * share a hash never agree. Numbers agree exactly (==) or, with epsilon > 0, when they are
  * within epsilon of each other (inexact, "formalized" voting): the agreeing group is the
  * largest set of values whose spread (max - min) is at most epsilon, so every pair in it is
- * within epsilon.
+ * within epsilon, and the winner is its middle value. When two such sets overlap and tie
+ * (1.0, 1.05, 1.1 with epsilon 0.06), the tighter one wins, then the lower; two disjoint
+ * sets that tie are a tie.
  *
  * Nothing here allocates, blocks or keeps global state; a vote's cost is O(total bytes) for
  * exact voting plus O(N^2) comparisons of hashes. */
@@ -62,7 +64,7 @@ typedef enum ballot_policy {
 	BALLOT_POLICY_UNANIMOUS,
 	/* At least `threshold` (M of N) modules agree; if two groups reach M, the larger wins,
 	 * and a tie between them is no winner. */
-	BALLOT_POLICY_THRESHOLD,
+	BALLOT_POLICY_THRESHOLD, /* (no group reaching M is BALLOT_NO_THRESHOLD, tie or not) */
 	/* An agreeing group holds more than half of the total weight of all N modules. */
 	BALLOT_POLICY_WEIGHTED,
 	/* Numbers only: the median of the answers, when more than half of N answered. With an
@@ -124,7 +126,12 @@ int ballot_vote_config_check(const ballot_vote_config *config, size_t n, ballot_
 /* Votes over outputs[0..n). Returns 0 whether or not there is a winner (see result), or
  * BALLOT_EINVAL for a bad configuration or a numeric policy given a byte output. `excluded`
  * may be NULL; else excluded[i] removes module i from the electorate (its verdict is
- * EXCLUDED and it counts in neither N nor the total weight). The result is fully written. */
+ * EXCLUDED and it counts in neither N nor the total weight). On success the result is
+ * fully written; on an error it is left as it was.
+ *
+ * Median and mid-value judge each answer by its distance to the result: with epsilon 0,
+ * only answers equal to it agree, so give an epsilon that says how close is close enough
+ * (especially before feeding those verdicts to a health tracker). */
 int ballot_vote(const ballot_vote_config *config, const ballot_output *outputs, size_t n,
 		const bool *excluded, ballot_vote_result *result, ballot_errmsg *em);
 
@@ -181,14 +188,16 @@ typedef struct ballot_module_health {
 	unsigned consecutive_faults; /* dissents (and failures, if they count) in a row */
 	unsigned longest_fault_run;
 	double weight;               /* its weight now */
+	double initial_weight;       /* its weight at init; REDUCE never goes below
+					BALLOT_HEALTH_WEIGHT_FLOOR times this */
 	bool excluded;
 	unsigned actions;            /* times the tracker acted on it */
 } ballot_module_health;
 
 /* A voter that remembers: it votes with a fixed configuration and keeps per-module health.
- * Owns no heap memory; copy it freely. */
+ * Owns no heap memory and holds no pointer into itself; copy it freely. */
 typedef struct ballot_voter {
-	ballot_vote_config config; /* config.weights points at weights below */
+	ballot_vote_config config; /* config.weights is NULL: votes use weights below */
 	ballot_health_config health;
 	size_t n;
 	uint64_t rounds;

@@ -27,8 +27,9 @@ int ballot_voter_init(ballot_voter *voter, const ballot_vote_config *config, siz
 	for (size_t i = 0; i < n; i++) {
 		voter->weights[i] = config->weights != NULL ? config->weights[i] : 1.0;
 		voter->modules[i].weight = voter->weights[i];
+		voter->modules[i].initial_weight = voter->weights[i];
 	}
-	voter->config.weights = voter->weights;
+	voter->config.weights = NULL; /* each vote points a copy at this voter's own weights */
 	return 0;
 }
 
@@ -81,10 +82,15 @@ static bool act(ballot_voter *voter, size_t i)
 	switch (voter->health.action) {
 	case BALLOT_HEALTH_REPORT:
 		break;
-	case BALLOT_HEALTH_REDUCE:
-		voter->weights[i] *= voter->health.reduce_factor;
+	case BALLOT_HEALTH_REDUCE: {
+		/* A floor keeps the weight positive however often it is cut: a zero weight is
+		 * an invalid configuration, and the voter must keep voting. */
+		double floor = m->initial_weight * BALLOT_HEALTH_WEIGHT_FLOOR;
+		double reduced = voter->weights[i] * voter->health.reduce_factor;
+		voter->weights[i] = reduced > floor ? reduced : floor;
 		m->weight = voter->weights[i];
 		break;
+	}
 	case BALLOT_HEALTH_EXCLUDE:
 		/* The last module standing stays: a vote with no electorate decides nothing. */
 		if (m->excluded || electorate_size(voter) <= 1)
@@ -102,7 +108,9 @@ int ballot_voter_vote(ballot_voter *voter, const ballot_output *outputs, ballot_
 	bool excluded[BALLOT_VOTE_MODULES_MAX];
 	for (size_t i = 0; i < voter->n; i++)
 		excluded[i] = voter->modules[i].excluded;
-	int rc = ballot_vote(&voter->config, outputs, voter->n, excluded, result, em);
+	ballot_vote_config config = voter->config;
+	config.weights = voter->weights;
+	int rc = ballot_vote(&config, outputs, voter->n, excluded, result, em);
 	if (rc != 0)
 		return rc;
 	voter->rounds++;

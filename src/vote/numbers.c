@@ -2,7 +2,6 @@
  *
  * This reads untrusted program output, so it never reads past len, never trusts a NUL, and
  * copies each token into a bounded buffer before strtod sees it. */
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +21,11 @@ static int parse_token(const unsigned char *tok, size_t len, size_t offset, doub
 	memcpy(text, tok, len);
 	text[len] = '\0';
 	char *end = NULL;
-	errno = 0;
 	double v = strtod(text, &end);
-	/* strtod stops at an embedded NUL; `end` short of len catches it and any trailing junk. */
-	if (end != text + len || errno == ERANGE || !isfinite(v)) {
+	/* strtod stops at an embedded NUL; `end` short of len catches it and any trailing junk.
+	 * Overflow gives an infinity, refused below; underflow (ERANGE with a tiny or zero
+	 * result) is a legitimate reading of a tiny number, so errno is not consulted. */
+	if (end != text + len || !isfinite(v)) {
 		for (size_t i = 0; i < len; i++) {
 			if (text[i] < 0x20 || text[i] > 0x7e)
 				text[i] = '?';

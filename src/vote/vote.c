@@ -3,8 +3,9 @@
  * Every agreement-based policy works on the same candidate groups:
  * - exact agreement partitions the answers into classes of equal outputs (bytes grouped by
  *   XXH3 and confirmed byte for byte; numbers by ==);
- * - inexact agreement (numbers, epsilon > 0) gives each answer v a group of the answers
- *   within epsilon of v; those groups overlap.
+ * - inexact agreement (numbers, epsilon > 0) takes the maximal runs of sorted answers whose
+ *   spread (max - min) is at most epsilon, so every pair in a group is within epsilon; those
+ *   groups may overlap.
  * The policy then picks the best group by count (or weight) and decides if it is enough.
  * Median and mid-value compute a number instead and judge each answer by its distance. */
 #include "ballot/vote.h"
@@ -20,6 +21,7 @@ typedef struct group {
 	unsigned count;
 	double weight;
 	int center;         /* the module whose output the group stands for */
+	double spread;      /* max - min of its numbers (inexact agreement), else 0 */
 } group;
 
 /* What one vote works with: the answers of the electorate, in module order. */
@@ -198,20 +200,40 @@ static void group_exact(ballot_tally *t)
 	}
 }
 
-/* Inexact agreement: answer v's group holds every answer within epsilon of v. */
+static void sort_by_number(const ballot_tally *t, int *modules, unsigned k)
+{
+	for (unsigned i = 1; i < k; i++) {
+		int m = modules[i];
+		double v = t->outputs[m].number;
+		unsigned j = i;
+		for (; j > 0 && t->outputs[modules[j - 1]].number > v; j--)
+			modules[j] = modules[j - 1];
+		modules[j] = m;
+	}
+}
+
+/* Inexact agreement: every maximal run of sorted answers with spread <= epsilon is a group,
+ * standing for its middle member. A run contained in the previous one is not maximal. */
 static void group_inexact(ballot_tally *t)
 {
-	double eps = t->config->epsilon;
-	for (unsigned a = 0; a < t->answered; a++) {
-		int center = t->answers[a];
-		double v = t->outputs[center].number;
+	int sorted[BALLOT_VOTE_MODULES_MAX];
+	unsigned k = t->answered;
+	memcpy(sorted, t->answers, k * sizeof sorted[0]);
+	sort_by_number(t, sorted, k);
+	unsigned end = 0; /* one past the last member of the previous run */
+	for (unsigned start = 0; start < k; start++) {
+		double low = t->outputs[sorted[start]].number;
+		unsigned stop = start;
+		while (stop + 1 < k && t->outputs[sorted[stop + 1]].number - low <= t->config->epsilon)
+			stop++;
+		if (stop + 1 <= end)
+			continue;
+		end = stop + 1;
 		group *g = &t->groups[t->group_count++];
-		*g = (group){.center = center};
-		for (unsigned b = 0; b < t->answered; b++) {
-			int module = t->answers[b];
-			if (fabs(t->outputs[module].number - v) <= eps)
-				group_add(g, t, module);
-		}
+		*g = (group){.center = sorted[(start + stop) / 2],
+			     .spread = t->outputs[sorted[stop]].number - low};
+		for (unsigned m = start; m <= stop; m++)
+			group_add(g, t, sorted[m]);
 	}
 }
 
@@ -220,10 +242,11 @@ static double group_key(const ballot_tally *t, const group *g)
 	return t->config->policy == BALLOT_POLICY_WEIGHTED ? g->weight : (double)g->count;
 }
 
-/* The best group, or NULL if two disjoint groups tie for best. Overlapping groups that tie
- * (inexact agreement) are one cluster seen from different centers: the one with the median
- * center value stands for it. Precondition: at least one group. */
-static const group *best_group(const ballot_tally *t)
+/* The best group by key, or NULL if two disjoint groups tie for best; *best_key is the best
+ * key either way. Overlapping groups that tie (inexact agreement) are one cluster seen
+ * through different runs: the tightest run stands for it, and among equally tight runs the
+ * middle one. Precondition: at least one group. */
+static const group *best_group(const ballot_tally *t, double *best_key)
 {
 	double best = -1;
 	for (unsigned g = 0; g < t->group_count; g++) {
@@ -231,11 +254,16 @@ static const group *best_group(const ballot_tally *t)
 		if (key > best)
 			best = key;
 	}
+	*best_key = best;
 	const group *tied[BALLOT_VOTE_MODULES_MAX];
 	unsigned ties = 0;
+	double tightest = INFINITY;
 	for (unsigned g = 0; g < t->group_count; g++) {
-		if (group_key(t, &t->groups[g]) == best)
-			tied[ties++] = &t->groups[g];
+		if (group_key(t, &t->groups[g]) != best)
+			continue;
+		tied[ties++] = &t->groups[g];
+		if (t->groups[g].spread < tightest)
+			tightest = t->groups[g].spread;
 	}
 	BALLOT_ASSERT(ties > 0);
 	for (unsigned i = 0; i < ties; i++) {
@@ -244,16 +272,13 @@ static const group *best_group(const ballot_tally *t)
 				return NULL;
 		}
 	}
-	/* Sort the tied centers by value (insertion sort: few) and take the middle one. */
-	for (unsigned i = 1; i < ties; i++) {
-		const group *g = tied[i];
-		double v = t->outputs[g->center].number;
-		unsigned j = i;
-		for (; j > 0 && t->outputs[tied[j - 1]->center].number > v; j--)
-			tied[j] = tied[j - 1];
-		tied[j] = g;
+	/* Groups come in ascending order of their numbers; keep the tightest, take the middle. */
+	unsigned kept = 0;
+	for (unsigned i = 0; i < ties; i++) {
+		if (tied[i]->spread == tightest)
+			tied[kept++] = tied[i];
 	}
-	return tied[(ties - 1) / 2];
+	return tied[(kept - 1) / 2];
 }
 
 static void set_winner_group(ballot_vote_result *r, const ballot_tally *t, const group *g)
@@ -278,7 +303,8 @@ static void decide_by_groups(ballot_vote_result *r, ballot_tally *t)
 		group_inexact(t);
 	else
 		group_exact(t);
-	const group *g = best_group(t);
+	double best_key;
+	const group *g = best_group(t, &best_key);
 	ballot_no_winner reason = BALLOT_WINNER;
 	switch (c->policy) {
 	case BALLOT_POLICY_MAJORITY:
@@ -294,10 +320,10 @@ static void decide_by_groups(ballot_vote_result *r, ballot_tally *t)
 			reason = BALLOT_NO_DISAGREEMENT;
 		break;
 	case BALLOT_POLICY_THRESHOLD:
-		if (g == NULL)
-			reason = BALLOT_NO_TIE;
-		else if (g->count < c->threshold)
+		if (best_key < c->threshold)
 			reason = BALLOT_NO_THRESHOLD;
+		else if (g == NULL)
+			reason = BALLOT_NO_TIE;
 		break;
 	case BALLOT_POLICY_WEIGHTED:
 		if (g == NULL || 2 * g->weight <= t->total_weight)
