@@ -63,58 +63,43 @@ static double clamp01(double x)
 	return x < 0.0 ? 0.0 : x > 1.0 ? 1.0 : x;
 }
 
-/* The terms P(X = k) of X ~ Binomial(n, r), produced in order k = 0..n. Two ways:
- * - direct: C(n,k) r^k q^(n-k), exact for the small cases people check by hand (TMR at
- *   R = 0.5 is exactly 0.5), used when even min(r,q)^n is a normal double;
- * - log space: exp(log C(n,k) + k log r + (n-k) log q), which cannot overflow or underflow
- *   in the middle, for large n or extreme r (q^1000 at q = 0.1 would be 1e-1000). */
-typedef struct binomial_terms {
-	unsigned n;
-	unsigned k;        /* the next term's k */
-	bool direct;
-	double r, q;
-	double coef;       /* direct: C(n, k) */
-	double log_coef;   /* log space: log C(n, k) */
-	double log_r, log_q;
-} binomial_terms;
-
-/* Precondition: 0 < r < 1 and 0 < q < 1, with q = 1 - r up to rounding. */
-static void terms_init(binomial_terms *t, unsigned n, double r, double q)
+/* Adds the weights of X ~ Binomial(n, r) to the two tails, k < m and k >= m, in units of
+ * the weight at the mode k0 = floor((n+1) r), which is the largest. The other weights follow
+ * by the ratio of neighbours,
+ *     P(k+1)/P(k) = (n-k)/(k+1) * r/q,    P(k-1)/P(k) = k/(n-k+1) * q/r,
+ * walking outwards from the mode. Every weight is then at most 1 and their sum at most
+ * n + 1, so nothing overflows for any n, and a weight too small for a double underflows to
+ * 0 only where it could not change the sum. Each step adds a few ulps of error, and the
+ * steps far from the mode are the ones whose weights no longer matter.
+ * Preconditions: 0 < r < 1, 0 < q < 1, q = 1 - r up to rounding. */
+static void binomial_weights(unsigned n, unsigned m, double r, double q, double tail[2])
 {
-	double smaller = fmin(r, q);
-	t->n = n;
-	t->k = 0;
-	t->r = r;
-	t->q = q;
-	t->direct = (double)n * log2(smaller) > -1000.0; /* DBL_MIN is 2^-1022 */
-	t->coef = 1.0;
-	t->log_coef = 0.0;
-	/* Take the log of the smaller directly and of the larger as log1p(-smaller): whichever
-	 * of r, q the caller gave is the smaller one's exact source in both uses below. */
-	t->log_r = r <= q ? log(r) : log1p(-q);
-	t->log_q = q <= r ? log(q) : log1p(-r);
-}
-
-static double terms_next(binomial_terms *t)
-{
-	unsigned n = t->n, k = t->k;
-	BALLOT_ASSERT(k <= n);
-	double term;
-	if (t->direct)
-		term = t->coef * pow(t->r, (double)k) * pow(t->q, (double)(n - k));
-	else
-		term = exp(t->log_coef + (double)k * t->log_r + (double)(n - k) * t->log_q);
-	if (k < n) {
-		/* C(n, k+1) = C(n, k) (n-k) / (k+1); exact while C fits in 53 bits. */
-		t->coef = t->coef * (double)(n - k) / (double)(k + 1);
-		t->log_coef += log((double)(n - k) / (double)(k + 1));
+	double k0_real = floor((double)(n + 1) * r);
+	unsigned k0 = k0_real >= (double)n ? n : (unsigned)k0_real;
+	double up = r / q, down = q / r; /* each finite: see the walks' conditions below */
+	tail[0] = tail[1] = 0.0;
+	double w = 1.0;
+	for (unsigned k = k0;; k++) { /* k0 < n implies q > 1/(n+1), so up < n + 1 */
+		tail[k >= m] += w;
+		if (k == n)
+			break;
+		w = w * (double)(n - k) / (double)(k + 1) * up;
+		if (w == 0.0)
+			break;
 	}
-	t->k++;
-	return term;
+	w = 1.0;
+	for (unsigned k = k0; k > 0; k--) { /* k0 > 0 implies r >= 1/(n+1), so down <= n */
+		w = w * (double)k / (double)(n - k + 1) * down;
+		if (w == 0.0)
+			break;
+		tail[k - 1 >= m] += w;
+	}
 }
 
 /* P(X >= m) in out->p and P(X < m) in out->complement, for X ~ Binomial(n, r), q = 1 - r.
- * Each tail is summed from its own terms (see ballot_probability). */
+ * Each tail is summed from its own terms (see ballot_probability) and then normalised by
+ * their total, which is 1 in exact arithmetic: the common scale of the weights cancels,
+ * so its rounding does too. Symmetric cases come out exact: TMR at r = 0.5 is 0.5. */
 static void binomial_tails(unsigned n, unsigned m, double r, double q, ballot_probability *out)
 {
 	BALLOT_ASSERT(m <= n);
@@ -125,24 +110,18 @@ static void binomial_tails(unsigned n, unsigned m, double r, double q, ballot_pr
 		return;
 	}
 	if (r == 0.0 || q == 0.0) {
-		/* X is certain: 0 when r = 0, n when r = 1. Exact, and log(0) is avoided. */
+		/* X is certain: 0 when r = 0, n when r = 1. Exact, and the ratios are avoided. */
 		unsigned x = r == 0.0 ? 0 : n;
 		out->p = x >= m ? 1.0 : 0.0;
 		out->complement = 1.0 - out->p;
 		return;
 	}
-	binomial_terms t;
-	terms_init(&t, n, r, q);
-	double below = 0.0, at_least = 0.0;
-	for (unsigned k = 0; k <= n; k++) {
-		double term = terms_next(&t);
-		if (k < m)
-			below += term;
-		else
-			at_least += term;
-	}
-	out->p = clamp01(at_least);
-	out->complement = clamp01(below);
+	double tail[2]; /* [0]: k < m, [1]: k >= m */
+	binomial_weights(n, m, r, q, tail);
+	double total = tail[0] + tail[1];
+	BALLOT_ASSERT(total >= 1.0); /* it includes the mode's weight, 1 */
+	out->p = clamp01(tail[1] / total);
+	out->complement = clamp01(tail[0] / total);
 }
 
 int ballot_m_of_n(unsigned n, unsigned m, double r, ballot_probability *out, ballot_errmsg *em)
