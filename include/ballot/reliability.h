@@ -36,8 +36,9 @@ unsigned ballot_availability_default_f(unsigned n);
 /* M-of-N: the probability that at least m of n independent modules work, each working with
  * probability r (the binomial upper tail). Requires 1 <= m <= n, r in [0, 1], and
  * n <= BALLOT_RELIABILITY_N_MAX (else BALLOT_ELIMIT); other bad input is BALLOT_EINVAL.
- * r = 0 and r = 1 give exactly 0 and 1. Terms are computed in log space when a direct
- * product could underflow, so n = 1000 stays finite. */
+ * r = 0 and r = 1 give exactly 0 and 1. The terms are built by neighbour ratios outwards
+ * from the most likely count and normalised, so nothing overflows or underflows in the
+ * middle at n = 1000, and both tails keep ~1e-14 relative accuracy. */
 int ballot_m_of_n(unsigned n, unsigned m, double r, ballot_probability *out, ballot_errmsg *em);
 
 /* NMR: ballot_m_of_n(n, m, r) in series with a voter of reliability voter_r in [0, 1]
