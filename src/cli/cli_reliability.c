@@ -172,6 +172,14 @@ typedef struct command {
 	bool json;
 } command;
 
+/* Initialisers of the flag tables below. */
+#define VALUE_FLAG(flag_name, flag_kind) {.name = (flag_name), .kind = (flag_kind)}
+#define INTEGER_FLAG(flag_name, lo, hi) \
+	{.name = (flag_name), .kind = FLAG_INTEGER, .min = (lo), .max = (hi)}
+#define COUNT_FLAG(flag_name) INTEGER_FLAG(flag_name, 1, BALLOT_RELIABILITY_N_MAX)
+#define TRIALS_FLAG INTEGER_FLAG("--monte-carlo", 1, BALLOT_MONTE_CARLO_TRIALS_MAX)
+#define SEED_FLAG INTEGER_FLAG("--seed", 0, UINT64_MAX)
+
 enum parse_outcome { PARSED, PARSE_HELP, PARSE_ERROR };
 
 static flag *find_flag(command *cmd, const char *name, size_t name_len)
@@ -495,12 +503,12 @@ static int nmr_json(const nmr_input *in, ballot_probability rel, const ballot_mo
 static int cmd_nmr(int argc, char **argv)
 {
 	flag flags[NMR_FLAGS] = {
-		[NMR_N] = {"--n", FLAG_INTEGER, 1, BALLOT_RELIABILITY_N_MAX},
-		[NMR_M] = {"--m", FLAG_INTEGER, 1, BALLOT_RELIABILITY_N_MAX},
-		[NMR_R] = {"--r", FLAG_PROBABILITY, 0, 0},
-		[NMR_VOTER_R] = {"--voter-r", FLAG_PROBABILITY, 0, 0},
-		[NMR_TRIALS] = {"--monte-carlo", FLAG_INTEGER, 1, BALLOT_MONTE_CARLO_TRIALS_MAX},
-		[NMR_SEED] = {"--seed", FLAG_INTEGER, 0, UINT64_MAX},
+		[NMR_N] = COUNT_FLAG("--n"),
+		[NMR_M] = COUNT_FLAG("--m"),
+		[NMR_R] = VALUE_FLAG("--r", FLAG_PROBABILITY),
+		[NMR_VOTER_R] = VALUE_FLAG("--voter-r", FLAG_PROBABILITY),
+		[NMR_TRIALS] = TRIALS_FLAG,
+		[NMR_SEED] = SEED_FLAG,
 	};
 	command cmd = {"nmr", usage_nmr, flags, NMR_FLAGS, false};
 	enum parse_outcome outcome = parse_command(&cmd, argc, argv);
@@ -603,11 +611,11 @@ static int availability_json(const availability_input *in, ballot_probability av
 static int cmd_availability(int argc, char **argv)
 {
 	flag flags[AV_FLAGS] = {
-		[AV_N] = {"--n", FLAG_INTEGER, 1, BALLOT_RELIABILITY_N_MAX},
-		[AV_P] = {"--p", FLAG_PROBABILITY, 0, 0},
-		[AV_F] = {"--f", FLAG_INTEGER, 0, BALLOT_RELIABILITY_N_MAX},
-		[AV_TRIALS] = {"--monte-carlo", FLAG_INTEGER, 1, BALLOT_MONTE_CARLO_TRIALS_MAX},
-		[AV_SEED] = {"--seed", FLAG_INTEGER, 0, UINT64_MAX},
+		[AV_N] = COUNT_FLAG("--n"),
+		[AV_P] = VALUE_FLAG("--p", FLAG_PROBABILITY),
+		[AV_F] = INTEGER_FLAG("--f", 0, BALLOT_RELIABILITY_N_MAX),
+		[AV_TRIALS] = TRIALS_FLAG,
+		[AV_SEED] = SEED_FLAG,
 	};
 	command cmd = {"availability", usage_availability, flags, AV_FLAGS, false};
 	enum parse_outcome outcome = parse_command(&cmd, argc, argv);
@@ -750,11 +758,11 @@ static int rw_quorum(const command *cmd, const flag *flags)
 static int cmd_quorum(int argc, char **argv)
 {
 	flag flags[Q_FLAGS] = {
-		[Q_F] = {"--f", FLAG_INTEGER, 0, BALLOT_RELIABILITY_N_MAX},
-		[Q_BYZANTINE] = {"--byzantine", FLAG_SWITCH, 0, 0},
-		[Q_N] = {"--n", FLAG_INTEGER, 1, BALLOT_RELIABILITY_N_MAX},
-		[Q_R] = {"--r", FLAG_INTEGER, 1, BALLOT_RELIABILITY_N_MAX},
-		[Q_W] = {"--w", FLAG_INTEGER, 1, BALLOT_RELIABILITY_N_MAX},
+		[Q_F] = INTEGER_FLAG("--f", 0, BALLOT_RELIABILITY_N_MAX),
+		[Q_BYZANTINE] = VALUE_FLAG("--byzantine", FLAG_SWITCH),
+		[Q_N] = COUNT_FLAG("--n"),
+		[Q_R] = COUNT_FLAG("--r"),
+		[Q_W] = COUNT_FLAG("--w"),
 	};
 	command cmd = {"quorum", usage_quorum, flags, Q_FLAGS, false};
 	enum parse_outcome outcome = parse_command(&cmd, argc, argv);
@@ -847,10 +855,10 @@ static int mttf_json(const mttf_input *in, double mttf)
 static int cmd_mttf(int argc, char **argv)
 {
 	flag flags[MTTF_FLAGS] = {
-		[MTTF_N] = {"--n", FLAG_INTEGER, 1, BALLOT_RELIABILITY_N_MAX},
-		[MTTF_M] = {"--m", FLAG_INTEGER, 1, BALLOT_RELIABILITY_N_MAX},
-		[MTTF_LAMBDA] = {"--lambda", FLAG_POSITIVE, 0, 0},
-		[MTTF_MU] = {"--mu", FLAG_NON_NEGATIVE, 0, 0},
+		[MTTF_N] = COUNT_FLAG("--n"),
+		[MTTF_M] = COUNT_FLAG("--m"),
+		[MTTF_LAMBDA] = VALUE_FLAG("--lambda", FLAG_POSITIVE),
+		[MTTF_MU] = VALUE_FLAG("--mu", FLAG_NON_NEGATIVE),
 	};
 	command cmd = {"mttf", usage_mttf, flags, MTTF_FLAGS, false};
 	enum parse_outcome outcome = parse_command(&cmd, argc, argv);
@@ -933,9 +941,9 @@ static int recovery_json(const recovery_input *in, double seconds)
 static int cmd_recovery(int argc, char **argv)
 {
 	flag flags[REC_FLAGS] = {
-		[REC_DATA] = {"--data", FLAG_TEXT, 0, 0},
-		[REC_BANDWIDTH] = {"--bandwidth", FLAG_TEXT, 0, 0},
-		[REC_SOURCES] = {"--sources", FLAG_INTEGER, 1, BALLOT_RELIABILITY_N_MAX},
+		[REC_DATA] = VALUE_FLAG("--data", FLAG_TEXT),
+		[REC_BANDWIDTH] = VALUE_FLAG("--bandwidth", FLAG_TEXT),
+		[REC_SOURCES] = COUNT_FLAG("--sources"),
 	};
 	command cmd = {"recovery", usage_recovery, flags, REC_FLAGS, false};
 	enum parse_outcome outcome = parse_command(&cmd, argc, argv);
@@ -1211,17 +1219,16 @@ enum { TABLE_PLOT, TABLE_FLAGS };
 static int cmd_table(int argc, char **argv)
 {
 	flag flags[TABLE_FLAGS] = {
-		[TABLE_PLOT] = {"--plot", FLAG_TEXT, 0, 0},
+		[TABLE_PLOT] = VALUE_FLAG("--plot", FLAG_TEXT),
 	};
 	command cmd = {"table", usage_table, flags, TABLE_FLAGS, false};
 	enum parse_outcome outcome = parse_command(&cmd, argc, argv);
 	if (outcome != PARSED)
 		return parse_exit(outcome);
 	const char *plot_path = flags[TABLE_PLOT].seen ? flags[TABLE_PLOT].text : NULL;
-	/* Open the plot first, so an unwritable path fails before anything is printed. */
-	FILE *plot = NULL;
+	/* Write the plot first, so an unwritable path fails before anything is printed. */
 	if (plot_path != NULL) {
-		plot = fopen(plot_path, "w");
+		FILE *plot = fopen(plot_path, "w");
 		if (plot == NULL) {
 			cli_error("--plot %s: cannot write: %s", plot_path, strerror(errno));
 			return CLI_EXIT_FAILURE;
