@@ -81,10 +81,11 @@ int ballot_availability_monte_carlo(unsigned n, unsigned f, double p, uint64_t t
 				    uint64_t seed, ballot_monte_carlo *out, ballot_errmsg *em);
 
 /* The standard error of a Monte Carlo estimate of a probability p from `trials` trials:
- * sqrt(p (1 - p) / trials). Pass the formula's p: the difference between estimate and
- * formula, divided by this, is then a z-score (|z| > 5 means the formula or the simulation
- * is wrong, not unlucky). Preconditions: p in [0, 1], trials >= 1. */
-double ballot_monte_carlo_stderr(double p, uint64_t trials);
+ * sqrt(p (1 - p) / trials), with 1 - p taken from p.complement so it stays right when p
+ * rounds to 1. Pass the formula's value: the difference between estimate and formula,
+ * divided by this, is then a z-score (|z| > 5 means the formula or the simulation is wrong,
+ * not unlucky). Preconditions: p.p and p.complement in [0, 1], trials >= 1. */
+double ballot_monte_carlo_stderr(ballot_probability p, uint64_t trials);
 
 /* The smallest cluster that tolerates f faults, and its quorum. */
 typedef struct ballot_quorum_size {

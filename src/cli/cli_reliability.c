@@ -353,14 +353,17 @@ static void json_begin(json_writer *w, ballot_buf *b, const char *subcommand)
 }
 
 /* A probability with enough digits to show how close to 1 it is: 0.972 prints as 0.972,
- * but 0.9999999999 would print as 1 at 6 digits, so digits grow as the complement shrinks. */
+ * but 0.9999999999 would print as 1 at 6 digits, so digits grow as the complement shrinks.
+ * Past what a double's digits can show, it prints the complement: "1 - 3e-18". */
 static void format_probability(char out[40], ballot_probability p)
 {
+	if (p.complement > 0.0 && p.complement < 1e-12) {
+		snprintf(out, 40, "1 - %.4g", p.complement);
+		return;
+	}
 	int digits = 6;
 	if (p.complement > 0.0 && p.complement < 1e-3)
 		digits = (int)ceil(-log10(p.complement)) + 3;
-	if (digits > 17)
-		digits = 17;
 	snprintf(out, 40, "%.*g", digits, p.p);
 }
 
@@ -407,13 +410,16 @@ static bool monte_carlo_flags(const flag *trials, const flag *seed, monte_carlo_
 	return true;
 }
 
-static void print_monte_carlo(double formula, const ballot_monte_carlo *mc)
+static void print_monte_carlo(ballot_probability exact, const ballot_monte_carlo *mc)
 {
-	double se = ballot_monte_carlo_stderr(formula, mc->trials);
+	double formula = exact.p;
+	double se = ballot_monte_carlo_stderr(exact, mc->trials);
 	double diff = mc->estimate - formula;
+	char text[40];
+	format_probability(text, exact);
 	printf("Monte Carlo, %llu trials, seed %llu:\n", (unsigned long long)mc->trials,
 	       (unsigned long long)mc->seed);
-	printf("  formula         %.10g\n", formula);
+	printf("  formula         %s\n", text);
 	printf("  estimate        %.10g  (%llu of %llu)\n", mc->estimate,
 	       (unsigned long long)mc->successes, (unsigned long long)mc->trials);
 	printf("  difference      %+.3g", diff);
@@ -422,7 +428,8 @@ static void print_monte_carlo(double formula, const ballot_monte_carlo *mc)
 	printf("\n  standard error  %.3g  (sqrt(p(1-p)/trials), p from the formula)\n", se);
 }
 
-static void json_monte_carlo(json_writer *w, double formula, const ballot_monte_carlo *mc)
+static void json_monte_carlo(json_writer *w, ballot_probability exact,
+			     const ballot_monte_carlo *mc)
 {
 	json_key(w, "monte_carlo");
 	json_object_begin(w);
@@ -435,9 +442,9 @@ static void json_monte_carlo(json_writer *w, double formula, const ballot_monte_
 	json_key(w, "estimate");
 	json_double(w, mc->estimate);
 	json_key(w, "difference");
-	json_double(w, mc->estimate - formula);
+	json_double(w, mc->estimate - exact.p);
 	json_key(w, "stderr");
-	json_double(w, ballot_monte_carlo_stderr(formula, mc->trials));
+	json_double(w, ballot_monte_carlo_stderr(exact, mc->trials));
 	json_object_end(w);
 }
 
@@ -474,7 +481,7 @@ static void nmr_print(const nmr_input *in, ballot_probability rel, const ballot_
 	printf("unreliability:    %.4g\n", rel.complement);
 	printf("a single module:  %g\n", in->r);
 	if (mc != NULL)
-		print_monte_carlo(rel.p, mc);
+		print_monte_carlo(rel, mc);
 }
 
 static int nmr_json(const nmr_input *in, ballot_probability rel, const ballot_monte_carlo *mc)
@@ -495,7 +502,7 @@ static int nmr_json(const nmr_input *in, ballot_probability rel, const ballot_mo
 	json_key(&w, "unreliability");
 	json_double(&w, rel.complement);
 	if (mc != NULL)
-		json_monte_carlo(&w, rel.p, mc);
+		json_monte_carlo(&w, rel, mc);
 	json_object_end(&w);
 	return emit_json(&w, &b);
 }
@@ -577,9 +584,12 @@ static void availability_print(const availability_input *in, ballot_probability 
 		printf("nines:              infinite (never down)\n");
 	else
 		printf("nines:              %.3g\n", nines);
-	printf("downtime per year:  %s (%.6g s)\n", downtime, down_s);
+	if (down_s < 60.0)
+		printf("downtime per year:  %s\n", downtime);
+	else
+		printf("downtime per year:  %s (%.6g s)\n", downtime, down_s);
 	if (mc != NULL)
-		print_monte_carlo(av.p, mc);
+		print_monte_carlo(av, mc);
 }
 
 static int availability_json(const availability_input *in, ballot_probability av,
@@ -603,7 +613,7 @@ static int availability_json(const availability_input *in, ballot_probability av
 	json_key(&w, "downtime_per_year_s");
 	json_double(&w, ballot_downtime_per_year_s(av.complement));
 	if (mc != NULL)
-		json_monte_carlo(&w, av.p, mc);
+		json_monte_carlo(&w, av, mc);
 	json_object_end(&w);
 	return emit_json(&w, &b);
 }

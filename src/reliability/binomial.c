@@ -254,9 +254,10 @@ int ballot_availability_monte_carlo(unsigned n, unsigned f, double p, uint64_t t
 	return 0;
 }
 
-double ballot_monte_carlo_stderr(double p, uint64_t trials)
+double ballot_monte_carlo_stderr(ballot_probability p, uint64_t trials)
 {
-	BALLOT_ASSERT(is_probability(p));
+	BALLOT_ASSERT(is_probability(p.p));
+	BALLOT_ASSERT(is_probability(p.complement));
 	BALLOT_ASSERT(trials >= 1);
-	return sqrt(p * (1.0 - p) / (double)trials);
+	return sqrt(p.p * p.complement / (double)trials);
 }

@@ -277,7 +277,7 @@ static void monte_carlo_nmr_is_within_5_stderr_of_the_formula(void **state)
 					    &exact, NULL), 0);
 		assert_int_equal(ballot_nmr_monte_carlo(cases[i].n, cases[i].m, cases[i].r,
 							cases[i].voter_r, 200000, 1 + i, &mc, NULL), 0);
-		double se = ballot_monte_carlo_stderr(exact.p, mc.trials);
+		double se = ballot_monte_carlo_stderr(exact, mc.trials);
 		assert_true(se > 0.0);
 		assert_close(mc.estimate, exact.p, 5 * se);
 		assert_true(mc.estimate == (double)mc.successes / 200000.0);
@@ -289,7 +289,9 @@ static void monte_carlo_availability_is_within_5_stderr_of_the_formula(void **st
 	(void)state;
 	ballot_monte_carlo mc;
 	assert_int_equal(ballot_availability_monte_carlo(5, 2, 0.1, 1000000, 42, &mc, NULL), 0);
-	double se = ballot_monte_carlo_stderr(0.99144, mc.trials);
+	ballot_probability exact = availability(5, 2, 0.1);
+	double se = ballot_monte_carlo_stderr(exact, mc.trials);
+	assert_close(se, sqrt(0.99144 * 0.00856 / 1e6), 1e-15);
 	assert_close(mc.estimate, 0.99144, 5 * se);
 }
 
@@ -318,7 +320,11 @@ static void monte_carlo_certain_cases_are_exact(void **state)
 	assert_int_equal(mc.successes, 0);
 	assert_int_equal(ballot_availability_monte_carlo(5, 5, 1.0, 1000, 1, &mc, NULL), 0);
 	assert_int_equal(mc.successes, 1000);
-	assert_true(ballot_monte_carlo_stderr(1.0, 1000) == 0.0);
+	assert_true(ballot_monte_carlo_stderr((ballot_probability){1.0, 0.0}, 1000) == 0.0);
+	/* Near 1 the complement carries the figure: 1 - 3e-18 is 1.0 as a double. */
+	ballot_probability near_one = availability(3, 1, 1e-9);
+	assert_true(near_one.p == 1.0);
+	assert_close(ballot_monte_carlo_stderr(near_one, 1) / sqrt(3e-18), 1.0, 1e-6);
 }
 
 static void monte_carlo_rejects_bad_trials(void **state)
