@@ -236,7 +236,7 @@ static bool parse_flag(command *cmd, int argc, char **argv, int *i)
 	const char *arg = argv[*i];
 	const char *eq = strchr(arg, '=');
 	size_t name_len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
-	if (eq != NULL && strncmp(arg, "--json", name_len) == 0 && name_len == 6) {
+	if (eq != NULL && name_len == 6 && strncmp(arg, "--json", 6) == 0) {
 		cli_error("--json: takes no value");
 		return false;
 	}
