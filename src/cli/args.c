@@ -34,7 +34,7 @@ bool cli_parse_u64(const char *flag, const char *arg, uint64_t min, uint64_t max
 {
 	char *end = NULL;
 	errno = 0;
-	if (arg[0] == '-' || arg[0] == '\0') {
+	if (arg[0] < '0' || arg[0] > '9') { /* strtoull would skip spaces and take '+' or '-' */
 		cli_error("%s '%s': not a non-negative integer", flag, arg);
 		return false;
 	}
