@@ -21,7 +21,9 @@ enum ballot_error {
 	BALLOT_ECORRUPT = -6,  /* stored data failed its checksum or format check */
 	BALLOT_ETIMEDOUT = -7, /* a deadline passed */
 	BALLOT_ENOWINNER = -8, /* a vote produced no winner */
-	BALLOT_ERROR_COUNT_ = 9
+	BALLOT_ENOTLEADER = -9, /* the request needs the leader; this node is not it */
+	BALLOT_EBUSY = -10,     /* a conflicting operation is under way; retry later */
+	BALLOT_ERROR_COUNT_ = 11
 };
 
 /* A fixed buffer for the detail of the last failure. */

@@ -45,6 +45,35 @@
 #define BALLOT_RELIABILITY_N_MAX 1000
 #define BALLOT_MONTE_CARLO_TRIALS_MAX 1000000000ull
 
+/* Raft: members (voters and learners) of one cluster, and the bytes of a member's address. */
+#define BALLOT_RAFT_MEMBERS_MAX 16
+#define BALLOT_ADDRESS_MAX 64
+/* An encoded configuration: a count, then per member its id, role and address. */
+#define BALLOT_CONFIG_ENCODED_MAX (4 + BALLOT_RAFT_MEMBERS_MAX * (8 + 1 + 1 + BALLOT_ADDRESS_MAX))
+
+/* Raft: the largest entry payload, the entry bytes in one AppendEntries, the appends in
+ * flight to one follower (etcd's inflights), and the default cap on uncommitted bytes. */
+#define BALLOT_RAFT_ENTRY_BYTES_MAX (16u * 1024 * 1024)
+#define BALLOT_RAFT_BATCH_BYTES_MAX (4u * 1024 * 1024)
+#define BALLOT_RAFT_BATCH_BYTES_DEFAULT (256u * 1024)
+#define BALLOT_RAFT_INFLIGHT_MAX 256
+#define BALLOT_RAFT_INFLIGHT_DEFAULT 64
+#define BALLOT_RAFT_UNCOMMITTED_BYTES_DEFAULT (64u * 1024 * 1024)
+/* Raft: entries in one AppendEntries, whatever their size. */
+#define BALLOT_RAFT_BATCH_ENTRIES_MAX 4096
+/* Raft: snapshot bytes per InstallSnapshot chunk, and the largest snapshot. */
+#define BALLOT_RAFT_SNAPSHOT_CHUNK_DEFAULT (1u * 1024 * 1024)
+#define BALLOT_RAFT_SNAPSHOT_BYTES_MAX (4ull * 1024 * 1024 * 1024)
+/* Raft: ReadIndex requests waiting on one leader. */
+#define BALLOT_RAFT_READS_MAX 65536
+/* Raft: the largest peer message on the wire (a batch plus framing). */
+#define BALLOT_RAFT_MSG_BYTES_MAX (BALLOT_RAFT_ENTRY_BYTES_MAX + BALLOT_RAFT_BATCH_BYTES_MAX + 64 * 1024)
+
+_Static_assert(BALLOT_RAFT_BATCH_BYTES_DEFAULT <= BALLOT_RAFT_BATCH_BYTES_MAX, "default batch within max");
+_Static_assert(BALLOT_RAFT_INFLIGHT_DEFAULT <= BALLOT_RAFT_INFLIGHT_MAX, "default window within max");
+_Static_assert(BALLOT_RAFT_SNAPSHOT_CHUNK_DEFAULT <= BALLOT_RAFT_MSG_BYTES_MAX, "a chunk fits a message");
+_Static_assert(BALLOT_RAFT_MEMBERS_MAX <= 64, "member sets are 64-bit masks");
+
 _Static_assert(BALLOT_VOTE_MODULES_MAX <= 64, "verdict masks are 64-bit");
 _Static_assert(BALLOT_VOTE_LINE_MAX_BYTES <= BALLOT_VOTE_OUTPUT_MAX_BYTES,
 	       "a line fits in the largest output");

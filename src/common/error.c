@@ -16,6 +16,8 @@ static const char *const error_names[BALLOT_ERROR_COUNT_] = {
 	[-BALLOT_ECORRUPT] = "corrupt data",
 	[-BALLOT_ETIMEDOUT] = "timed out",
 	[-BALLOT_ENOWINNER] = "no winner",
+	[-BALLOT_ENOTLEADER] = "not the leader",
+	[-BALLOT_EBUSY] = "busy",
 };
 
 const char *ballot_strerror(int code)
