@@ -109,8 +109,10 @@ typedef struct ballot_msg {
 	bool success;
 	/* APPEND: the entry before `entries`, and the leader's commit index */
 	uint64_t prev_index, prev_term, commit;
-	/* APPEND, APPEND_RESP: the ReadIndex round this heartbeat belongs to (0: none) */
+	/* APPEND, APPEND_RESP: the ReadIndex round this heartbeat belongs to (0: none), and
+	 * whether the append is a heartbeat (the response echoes both) */
 	uint64_t read_round;
+	bool heartbeat;
 	/* APPEND_RESP success: the follower's log matches the leader's up to match_index.
 	 * APPEND_RESP reject: a hint for fast backtracking (thesis §5.3): the follower's term at
 	 * prev_index and the first index it holds of that term, or its last index + 1 if its
@@ -170,6 +172,7 @@ typedef struct ballot_raft_options {
 	unsigned inflight_max;     /* appends in flight per follower (<= BALLOT_RAFT_INFLIGHT_MAX) */
 	size_t uncommitted_bytes_max; /* proposals refused past this (backpressure) */
 	size_t snapshot_chunk_bytes;
+	uint64_t compact_keep_entries; /* entries kept behind a snapshot for slow followers */
 	uint64_t canaries;         /* test builds only (BALLOT_CANARIES): bugs to switch on */
 } ballot_raft_options;
 
@@ -237,9 +240,10 @@ int ballot_raft_read(ballot_raft *r, uint64_t request);
 
 /* Membership, one server at a time, on the leader: add a learner, promote a learner to
  * voter, remove a member. Returns 0 (the change is proposed as a config entry), or
- * BALLOT_ENOTLEADER, BALLOT_EBUSY (a change is still uncommitted, or this leader has not yet
- * committed an entry of its term), BALLOT_EINVAL (unknown/duplicate member, removing the
- * last voter), BALLOT_ELIMIT (too many members). */
+ * BALLOT_ENOTLEADER, BALLOT_EBUSY (a change is still uncommitted, this leader has not yet
+ * committed an entry of its term, or the learner to promote has not caught up with the
+ * commit index), BALLOT_EINVAL (unknown/duplicate member, removing the last voter),
+ * BALLOT_ELIMIT (too many members). */
 int ballot_raft_add_learner(ballot_raft *r, uint64_t id, const char *address);
 int ballot_raft_promote(ballot_raft *r, uint64_t id);
 int ballot_raft_remove(ballot_raft *r, uint64_t id);
@@ -257,18 +261,23 @@ void ballot_raft_ready_take(ballot_raft *r, ballot_raft_ready *rd);
 void ballot_raft_advance(ballot_raft *r, ballot_raft_ready *rd);
 
 /* The driver took a snapshot of the state machine as of applied index `index` (which it
- * has applied); the core keeps data (a reference) to send to lagging followers and drops
- * log entries up to index. Returns BALLOT_EINVAL if index is not applied or not in the log. */
+ * has applied) and made it durable; the core keeps data (a reference) to send to lagging
+ * followers and drops log entries up to index - compact_keep_entries (status.first_index
+ * tells where the log now starts; the driver may drop stored entries before it). Returns
+ * BALLOT_EINVAL if index is not applied, not newer than the last snapshot, or not in the
+ * log. On restart, the driver passes the snapshot and the entries after it. */
 int ballot_raft_compact(ballot_raft *r, uint64_t index, ballot_rbuf *data);
 
 /* ---- introspection (for INFO, the simulator's checks and tests) ----------------------- */
 
 typedef struct ballot_raft_status {
 	uint64_t id, term, vote, leader, commit, applied;
-	uint64_t first_index, last_index, last_term, snap_index;
+	uint64_t first_index, last_index, last_term;
+	uint64_t snap_index, snap_term; /* the latest snapshot (the log may reach back further) */
 	ballot_role role;
 	bool transferring;
-	ballot_config config;
+	ballot_config config;      /* in effect (the latest in the log) */
+	ballot_config snap_config; /* as of the latest snapshot */
 	unsigned peer_count;
 	struct {
 		uint64_t id, match, next;

@@ -18,6 +18,43 @@
 #define CANARY(r, bug) false
 #endif
 
+/* A snapshot the leader can send: shared by reference between the core and every
+ * follower it is being sent to, so a newer snapshot never cuts a transfer short. */
+typedef struct raft_snapshot {
+	unsigned refs;
+	uint64_t index, term;
+	ballot_config config; /* as of index */
+	ballot_rbuf *data;
+} raft_snapshot;
+
+static raft_snapshot *snapshot_new(uint64_t index, uint64_t term, const ballot_config *config, ballot_rbuf *data)
+{
+	raft_snapshot *s = malloc(sizeof *s);
+	if (s == NULL)
+		return NULL;
+	s->refs = 1;
+	s->index = index;
+	s->term = term;
+	s->config = *config;
+	s->data = ballot_rbuf_ref(data);
+	return s;
+}
+
+static raft_snapshot *snapshot_ref(raft_snapshot *s)
+{
+	if (s != NULL)
+		s->refs++;
+	return s;
+}
+
+static void snapshot_unref(raft_snapshot *s)
+{
+	if (s == NULL || --s->refs > 0)
+		return;
+	ballot_rbuf_unref(s->data);
+	free(s);
+}
+
 typedef enum progress_state {
 	PROGRESS_PROBE = 0,     /* one append at a time until the follower's log position is known */
 	PROGRESS_REPLICATE,     /* pipelined appends, up to the in-flight window */
@@ -35,8 +72,9 @@ typedef struct progress {
 	unsigned inflight_head;
 	uint64_t inflight_last[BALLOT_RAFT_INFLIGHT_MAX]; /* ring: last index of each */
 	uint64_t read_round;  /* the highest ReadIndex round it acknowledged */
-	uint64_t snap_index;  /* PROGRESS_SNAPSHOT: the snapshot being sent */
-	uint64_t snap_offset; /* next chunk to send */
+	raft_snapshot *snap;  /* PROGRESS_SNAPSHOT: the snapshot being sent (a reference) */
+	uint64_t snap_offset; /* bytes the follower is known to hold: the next chunk's offset */
+	uint64_t snap_expect; /* the end of the chunk in flight */
 	bool snap_chunk_out;  /* a chunk awaits its response */
 } progress;
 
@@ -62,8 +100,8 @@ struct ballot_raft {
 	ballot_role role;
 	raft_log log;
 	ballot_config config;      /* in effect: the latest in the log */
-	ballot_config snap_config; /* as of the snapshot */
-	ballot_rbuf *snap_data;    /* our latest snapshot, to send to lagging followers */
+	ballot_config snap_config; /* as of the log's start (log.snap_index) */
+	raft_snapshot *snapshot;   /* our latest snapshot, to send to lagging followers */
 
 	progress peers[BALLOT_RAFT_MEMBERS_MAX];
 	unsigned peer_count;
@@ -220,6 +258,7 @@ static void fail_reads(ballot_raft *r)
 
 static void progress_reset(progress *pr, uint64_t id, uint64_t next)
 {
+	snapshot_unref(pr->snap);
 	memset(pr, 0, sizeof *pr);
 	pr->id = id;
 	pr->next = next;
@@ -245,6 +284,8 @@ static void inflight_free_to(progress *pr, uint64_t index)
 
 static void become_probe(progress *pr)
 {
+	snapshot_unref(pr->snap);
+	pr->snap = NULL;
 	pr->state = PROGRESS_PROBE;
 	pr->probe_sent = false;
 	pr->inflight = 0;
@@ -281,8 +322,14 @@ static void sync_progress(ballot_raft *r)
 				found = true;
 			}
 		}
-		if (!found)
+		if (!found) {
+			pr->snap = NULL;
 			progress_reset(pr, id, raft_log_last(&r->log) + 1);
+		}
+	}
+	for (unsigned k = 0; k < old_count; k++) {
+		if (ballot_config_find(&r->config, old[k].id) == NULL)
+			snapshot_unref(old[k].snap);
 	}
 }
 
@@ -602,13 +649,15 @@ static void send_append_ex(ballot_raft *r, progress *pr, bool allow_empty)
 	uint64_t prev = pr->next - 1;
 	if (prev < r->log.snap_index) {
 		/* What it needs is compacted away: send the snapshot instead (Raft §7). */
-		if (r->snap_data == NULL) {
+		if (r->snapshot == NULL) {
 			r->dropped++;
 			return;
 		}
 		pr->state = PROGRESS_SNAPSHOT;
-		pr->snap_index = r->log.snap_index;
+		snapshot_unref(pr->snap);
+		pr->snap = snapshot_ref(r->snapshot);
 		pr->snap_offset = 0;
+		pr->snap_expect = 0;
 		pr->snap_chunk_out = false;
 		send_snapshot_chunk(r, pr);
 		return;
@@ -652,6 +701,7 @@ static void broadcast_heartbeat(ballot_raft *r)
 		m->prev_term = raft_log_term(&r->log, at);
 		m->commit = r->commit < at ? r->commit : at;
 		m->read_round = r->read_round;
+		m->heartbeat = true;
 		send(r, m);
 	}
 }
@@ -733,10 +783,19 @@ static void handle_append_response(ballot_raft *r, const ballot_msg *m)
 	pr->recent_active = true;
 	if (m->read_round > pr->read_round)
 		pr->read_round = m->read_round;
+	if (pr->state == PROGRESS_SNAPSHOT) {
+		/* A snapshot is on its way: heartbeats it rejects (it lacks the log start) must
+		 * not restart the transfer; only the snapshot's own responses move it. */
+		if (m->success && m->match_index > pr->match)
+			pr->match = m->match_index;
+		goto after;
+	}
 	if (!m->success) {
 		/* Thesis §5.3 fast backtracking: skip the follower's whole conflicting term. */
 		if (m->prev_index <= pr->match)
 			goto after; /* stale rejection */
+		if (pr->state == PROGRESS_PROBE && m->prev_index != pr->next - 1)
+			goto after; /* not the probe we wait for (a duplicate, or an old one) */
 		uint64_t next = m->conflict_index;
 		if (m->conflict_term != 0) {
 			uint64_t ours = raft_log_last_of_term(&r->log, m->conflict_term, m->prev_index);
@@ -766,9 +825,10 @@ static void handle_append_response(ballot_raft *r, const ballot_msg *m)
 			return;
 	} else if (pr->state == PROGRESS_PROBE) {
 		pr->probe_sent = false;
-	} else if (pr->state == PROGRESS_REPLICATE && pr->match < raft_log_last(&r->log)) {
-		/* No progress and behind: an append may have been lost. Make room and send one
-		 * that the follower will either extend or reject. */
+	} else if (m->heartbeat && pr->state == PROGRESS_REPLICATE && pr->match < raft_log_last(&r->log)) {
+		/* A heartbeat answered, no progress, and behind: an append may have been lost.
+		 * Make room and send one that the follower will either extend or reject. Only
+		 * heartbeat answers do this, so it happens at most once per heartbeat. */
 		if (pr->inflight >= r->opts.inflight_max)
 			inflight_free_to(pr, pr->inflight_last[pr->inflight_head]);
 		send_append_ex(r, pr, true);
@@ -789,10 +849,10 @@ static void handle_snapshot_response(ballot_raft *r, const ballot_msg *m)
 	pr->recent_active = true;
 	if (pr->state != PROGRESS_SNAPSHOT)
 		return;
-	pr->snap_chunk_out = false;
 	if (!m->success) {
-		pr->snap_offset = 0; /* it lost track: start the snapshot over */
-		send_snapshot_chunk(r, pr);
+		/* It lost track: start over from the first chunk at the next heartbeat. */
+		pr->snap_offset = 0;
+		pr->snap_chunk_out = false;
 		return;
 	}
 	if (m->done) {
@@ -806,36 +866,38 @@ static void handle_snapshot_response(ballot_raft *r, const ballot_msg *m)
 			send_append(r, pr);
 		return;
 	}
+	if (m->offset <= pr->snap_offset)
+		return; /* a duplicate or an old answer: no news */
 	pr->snap_offset = m->offset;
+	if (m->offset < pr->snap_expect)
+		return; /* progress, but the chunk in flight is still due */
+	/* One chunk in flight at a time; the next leaves when the last is acknowledged. */
+	pr->snap_chunk_out = false;
 	send_snapshot_chunk(r, pr);
 }
 
 static void send_snapshot_chunk(ballot_raft *r, progress *pr)
 {
-	if (pr->snap_chunk_out || r->snap_data == NULL)
+	const raft_snapshot *snap = pr->snap;
+	if (pr->snap_chunk_out || snap == NULL)
 		return;
-	if (pr->snap_index != r->log.snap_index) {
-		/* A newer snapshot was taken meanwhile: send that one from the start. */
-		pr->snap_index = r->log.snap_index;
-		pr->snap_offset = 0;
-	}
 	ballot_msg *m = msg_new(r, BALLOT_MSG_SNAPSHOT, pr->id);
 	if (m == NULL)
 		return;
-	size_t total = r->snap_data->len;
+	size_t total = snap->data->len;
 	size_t off = pr->snap_offset < total ? (size_t)pr->snap_offset : total;
 	size_t len = total - off;
 	if (len > r->opts.snapshot_chunk_bytes)
 		len = r->opts.snapshot_chunk_bytes;
-	m->snap_index = r->log.snap_index;
-	m->snap_term = r->log.snap_term;
+	m->snap_index = snap->index;
+	m->snap_term = snap->term;
 	m->offset = off;
 	m->done = off + len == total;
-	m->chunk = ballot_rbuf_new(r->snap_data->data + off, len);
+	m->chunk = ballot_rbuf_new(snap->data->data + off, len);
 	if (off == 0) {
 		m->snap_config = malloc(sizeof *m->snap_config);
 		if (m->snap_config != NULL)
-			*m->snap_config = r->snap_config;
+			*m->snap_config = snap->config;
 	}
 	if (m->chunk == NULL || (off == 0 && m->snap_config == NULL)) {
 		ballot_msg_free(m);
@@ -843,6 +905,7 @@ static void send_snapshot_chunk(ballot_raft *r, progress *pr)
 		return;
 	}
 	pr->snap_chunk_out = true;
+	pr->snap_expect = off + len;
 	send(r, m);
 }
 
@@ -875,6 +938,7 @@ static void reply_append(ballot_raft *r, const ballot_msg *m, bool success, uint
 	resp->match_index = match;
 	resp->prev_index = m->prev_index;
 	resp->read_round = m->read_round;
+	resp->heartbeat = m->heartbeat;
 	if (!success) {
 		uint64_t last = raft_log_last(&r->log);
 		if (m->prev_index > last) {
@@ -941,6 +1005,8 @@ static void reply_snapshot(ballot_raft *r, const ballot_msg *m, bool success, bo
 	send(r, resp);
 }
 
+/* Adds a chunk to the snapshot being received. Returns 0 (added), 1 (already held), or a
+ * negative code (out of order, too large). */
 static int assemble_chunk(ballot_raft *r, const ballot_msg *m)
 {
 	if (m->offset == 0) {
@@ -952,8 +1018,10 @@ static int assemble_chunk(ballot_raft *r, const ballot_msg *m)
 		r->in_snap_config = *m->snap_config;
 		r->in_snap_len = 0;
 	}
-	if (!r->in_snap_active || m->snap_index != r->in_snap_index || m->offset != r->in_snap_len)
+	if (!r->in_snap_active || m->snap_index != r->in_snap_index || m->offset > r->in_snap_len)
 		return BALLOT_EINVAL;
+	if (m->offset < r->in_snap_len)
+		return 1; /* a chunk we hold already (a duplicate or a resend) */
 	size_t len = m->chunk != NULL ? m->chunk->len : 0;
 	if (len > BALLOT_RAFT_SNAPSHOT_BYTES_MAX - r->in_snap_len)
 		return BALLOT_ELIMIT;
@@ -981,11 +1049,17 @@ static void install_snapshot(ballot_raft *r)
 		r->dropped++;
 		return;
 	}
+	raft_snapshot *snap = snapshot_new(r->in_snap_index, r->in_snap_term, &r->in_snap_config, data);
+	if (snap == NULL) {
+		ballot_rbuf_unref(data);
+		r->dropped++;
+		return;
+	}
 	raft_log_reset(&r->log, r->in_snap_index, r->in_snap_term);
 	r->commit = r->in_snap_index;
 	r->snap_config = r->in_snap_config;
-	ballot_rbuf_unref(r->snap_data);
-	r->snap_data = ballot_rbuf_ref(data);
+	snapshot_unref(r->snapshot);
+	r->snapshot = snap;
 	ballot_rbuf_unref(r->install_data);
 	r->install_data = data;
 	r->install_pending = true;
@@ -998,12 +1072,13 @@ static void handle_snapshot(ballot_raft *r, const ballot_msg *m)
 		reply_snapshot(r, m, true, true, 0, r->commit);
 		return;
 	}
-	if (assemble_chunk(r, m) != 0) {
+	int rc = assemble_chunk(r, m);
+	if (rc < 0) {
 		r->in_snap_active = false;
 		reply_snapshot(r, m, false, false, 0, 0);
 		return;
 	}
-	if (!m->done) {
+	if (rc > 0 || !m->done) {
 		reply_snapshot(r, m, true, false, r->in_snap_len, 0);
 		return;
 	}
@@ -1209,6 +1284,11 @@ int ballot_raft_promote(ballot_raft *r, uint64_t id)
 	const ballot_member *found = ballot_config_find(&r->config, id);
 	if (found == NULL || found->role != BALLOT_MEMBER_LEARNER)
 		return BALLOT_EINVAL;
+	/* A learner votes only once it holds what is committed: promoting one that lags
+	 * would make it a voter that cannot help any quorum for a while. */
+	const progress *pr = peer(r, id);
+	if (r->role == BALLOT_ROLE_LEADER && (pr == NULL || pr->match < r->commit))
+		return BALLOT_EBUSY;
 	ballot_config next = r->config;
 	((ballot_member *)ballot_config_find(&next, id))->role = BALLOT_MEMBER_VOTER;
 	return propose_config(r, &next);
@@ -1555,11 +1635,10 @@ void ballot_raft_advance(ballot_raft *r, ballot_raft_ready *rd)
 	}
 }
 
-int ballot_raft_compact(ballot_raft *r, uint64_t index, ballot_rbuf *data)
+/* The configuration as of index (log start < index <= last): the latest config entry at or
+ * before it, else the log start's. */
+static ballot_config config_at(const ballot_raft *r, uint64_t index)
 {
-	if (index > r->applied || index <= r->log.snap_index || index > raft_log_last(&r->log))
-		return BALLOT_EINVAL;
-	/* The snapshot's configuration: the latest config entry at or before index. */
 	ballot_config c = r->snap_config;
 	for (uint64_t i = index; i > r->log.snap_index; i--) {
 		const ballot_entry *e = raft_log_get(&r->log, i);
@@ -1567,10 +1646,29 @@ int ballot_raft_compact(ballot_raft *r, uint64_t index, ballot_rbuf *data)
 		    ballot_config_decode(e->data->data, e->data->len, &c, NULL) == 0)
 			break;
 	}
-	raft_log_compact(&r->log, index);
-	r->snap_config = c;
-	ballot_rbuf_unref(r->snap_data);
-	r->snap_data = ballot_rbuf_ref(data);
+	return c;
+}
+
+int ballot_raft_compact(ballot_raft *r, uint64_t index, ballot_rbuf *data)
+{
+	uint64_t latest = r->snapshot != NULL ? r->snapshot->index : r->log.snap_index;
+	if (index > r->applied || index <= latest || index > raft_log_last(&r->log) || data == NULL)
+		return BALLOT_EINVAL;
+	ballot_config c = config_at(r, index);
+	raft_snapshot *snap = snapshot_new(index, raft_log_term(&r->log, index), &c, data);
+	if (snap == NULL)
+		return BALLOT_ENOMEM;
+	snapshot_unref(r->snapshot);
+	r->snapshot = snap;
+	/* Keep a tail of entries behind the snapshot, so a follower slightly behind catches up
+	 * from the log instead of needing the whole snapshot (etcd keeps 5000). */
+	if (index > r->opts.compact_keep_entries) {
+		uint64_t cut = index - r->opts.compact_keep_entries;
+		if (cut > r->log.snap_index) {
+			r->snap_config = config_at(r, cut);
+			raft_log_compact(&r->log, cut);
+		}
+	}
 	return 0;
 }
 
@@ -1589,6 +1687,7 @@ void ballot_raft_options_default(ballot_raft_options *opts, uint64_t id)
 	opts->inflight_max = BALLOT_RAFT_INFLIGHT_DEFAULT;
 	opts->uncommitted_bytes_max = BALLOT_RAFT_UNCOMMITTED_BYTES_DEFAULT;
 	opts->snapshot_chunk_bytes = BALLOT_RAFT_SNAPSHOT_CHUNK_DEFAULT;
+	opts->compact_keep_entries = 1000;
 }
 
 static int check_options(const ballot_raft_options *o, ballot_errmsg *em)
@@ -1664,7 +1763,13 @@ int ballot_raft_new(ballot_raft **out, const ballot_raft_options *opts, const ba
 	r->applied = st->snap_index;
 	r->prev_hs = (ballot_hard_state){r->term, r->vote, r->commit};
 	r->snap_config = st->snap_config;
-	r->snap_data = ballot_rbuf_ref(st->snap_data);
+	if (st->snap_data != NULL) {
+		r->snapshot = snapshot_new(st->snap_index, st->snap_term, &st->snap_config, st->snap_data);
+		if (r->snapshot == NULL) {
+			ballot_raft_free(r);
+			return ballot_errorf(em, BALLOT_ENOMEM, "out of memory");
+		}
+	}
 	r->role = BALLOT_ROLE_FOLLOWER;
 	recompute_config(r);
 	reset_randomized_timeout(r);
@@ -1686,7 +1791,9 @@ void ballot_raft_free(ballot_raft *r)
 	free(r->reads);
 	free(r->read_states);
 	free(r->in_snap_buf);
-	ballot_rbuf_unref(r->snap_data);
+	for (unsigned i = 0; i < r->peer_count; i++)
+		snapshot_unref(r->peers[i].snap);
+	snapshot_unref(r->snapshot);
 	ballot_rbuf_unref(r->install_data);
 	free(r);
 }
@@ -1703,10 +1810,12 @@ void ballot_raft_status_get(const ballot_raft *r, ballot_raft_status *s)
 	s->first_index = r->log.snap_index + 1;
 	s->last_index = raft_log_last(&r->log);
 	s->last_term = raft_log_last_term(&r->log);
-	s->snap_index = r->log.snap_index;
+	s->snap_index = r->snapshot != NULL ? r->snapshot->index : r->log.snap_index;
+	s->snap_term = r->snapshot != NULL ? r->snapshot->term : r->log.snap_term;
 	s->role = r->role;
 	s->transferring = r->transfer_target != 0;
 	s->config = r->config;
+	s->snap_config = r->snapshot != NULL ? r->snapshot->config : r->snap_config;
 	s->peer_count = r->peer_count;
 	for (unsigned i = 0; i < r->peer_count; i++) {
 		s->peers[i].id = r->peers[i].id;

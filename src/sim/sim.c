@@ -1,0 +1,884 @@
+/* The simulator's world: the event loop, the network, the nodes' disks, the fault
+ * injector and the safety checks (see ballot/sim.h).
+ *
+ * Determinism: every decision draws from one generator in event order, events are ordered
+ * by (time, sequence number), and nothing reads a clock or an address. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ballot/limits.h"
+#include "common/assert.h"
+#include "sim/sim_internal.h"
+
+#define SIM_MS(x) ((uint64_t)(x))
+
+static const char *const fault_names[] = {"loss", "dup", "delay", "partition", "crash",
+					  "membership", "transfer", "snapshot"};
+
+int ballot_sim_faults_parse(const char *text, uint32_t *faults, ballot_errmsg *em)
+{
+	*faults = 0;
+	if (strcmp(text, "all") == 0) {
+		*faults = BALLOT_SIM_FAULT_ALL;
+		return 0;
+	}
+	if (strcmp(text, "none") == 0 || text[0] == '\0')
+		return 0;
+	const char *p = text;
+	while (*p != '\0') {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		bool found = false;
+		for (size_t i = 0; i < sizeof fault_names / sizeof fault_names[0]; i++) {
+			if (strlen(fault_names[i]) == len && strncmp(p, fault_names[i], len) == 0) {
+				*faults |= 1u << i;
+				found = true;
+			}
+		}
+		if (!found)
+			return ballot_errorf(em, BALLOT_EINVAL, "--faults: unknown fault '%.*s' (use loss, dup, "
+					     "delay, partition, crash, membership, transfer, snapshot, all, none)",
+					     (int)len, p);
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+void ballot_sim_faults_format(uint32_t faults, char *out, size_t cap)
+{
+	size_t at = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof fault_names / sizeof fault_names[0]; i++) {
+		if (!(faults & (1u << i)))
+			continue;
+		int n = snprintf(out + at, cap - at, "%s%s", at ? "," : "", fault_names[i]);
+		if (n < 0 || (size_t)n >= cap - at)
+			break;
+		at += (size_t)n;
+	}
+	if (at == 0)
+		snprintf(out, cap, "none");
+}
+
+void ballot_sim_options_default(ballot_sim_options *o)
+{
+	memset(o, 0, sizeof *o);
+	o->seed = 1;
+	o->nodes = 5;
+	o->ops = 1000;
+	o->clients = 5;
+	o->faults = BALLOT_SIM_FAULT_ALL;
+	o->duration_ticks = 60000;
+}
+
+/* ---- events ------------------------------------------------------------------------- */
+
+static bool event_before(const sim_event *a, const sim_event *b)
+{
+	return a->time < b->time || (a->time == b->time && a->seq < b->seq);
+}
+
+void sim_schedule(sim_world *w, uint64_t delay, uint8_t kind, uint32_t target, uint64_t generation,
+		  ballot_msg *msg, uint64_t a, uint64_t b, ballot_rbuf *payload)
+{
+	if (w->heap_count == w->heap_cap) {
+		size_t cap = w->heap_cap ? w->heap_cap * 2 : 1024;
+		sim_event *heap = realloc(w->heap, cap * sizeof *heap);
+		BALLOT_ASSERT(heap != NULL); /* the simulator has no graceful way on; fail loudly */
+		w->heap = heap;
+		w->heap_cap = cap;
+	}
+	sim_event ev = {.time = w->now + delay, .seq = w->seq++, .kind = kind, .target = target,
+			.generation = generation, .msg = msg, .a = a, .b = b, .payload = payload};
+	size_t i = w->heap_count++;
+	while (i > 0) {
+		size_t parent = (i - 1) / 2;
+		if (!event_before(&ev, &w->heap[parent]))
+			break;
+		w->heap[i] = w->heap[parent];
+		i = parent;
+	}
+	w->heap[i] = ev;
+}
+
+static sim_event pop_event(sim_world *w)
+{
+	sim_event top = w->heap[0];
+	sim_event last = w->heap[--w->heap_count];
+	size_t i = 0;
+	for (;;) {
+		size_t l = 2 * i + 1, rgt = l + 1, m = i;
+		const sim_event *best = &last;
+		if (l < w->heap_count && event_before(&w->heap[l], best)) {
+			m = l;
+			best = &w->heap[l];
+		}
+		if (rgt < w->heap_count && event_before(&w->heap[rgt], best))
+			m = rgt;
+		if (m == i)
+			break;
+		w->heap[i] = w->heap[m];
+		i = m;
+	}
+	if (w->heap_count > 0)
+		w->heap[i] = last;
+	return top;
+}
+
+static void trace_add(sim_world *w, const void *data, size_t len)
+{
+	XXH3_64bits_update(w->trace, data, len);
+}
+
+void sim_violation(sim_world *w, const char *fmt, ...)
+{
+	w->res->violations++;
+	if (w->res->violations > 1)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = snprintf(w->res->violation, sizeof w->res->violation, "t=%llums: ",
+			 (unsigned long long)w->now);
+	vsnprintf(w->res->violation + n, sizeof w->res->violation - (size_t)n, fmt, ap);
+	va_end(ap);
+	w->stop = true;
+}
+
+/* ---- the network -------------------------------------------------------------------- */
+
+static int node_index(const sim_world *w, uint64_t id)
+{
+	for (unsigned i = 0; i < w->node_count; i++) {
+		if (w->nodes[i].id == id)
+			return (int)i;
+	}
+	return -1;
+}
+
+static uint64_t net_delay(sim_world *w)
+{
+	uint64_t d = 1 + ballot_rng_below(&w->rng, 3);
+	if (w->long_delay > 0 && ballot_rng_double(&w->rng) < w->long_delay)
+		d += ballot_rng_below(&w->rng, 60); /* overtaken by later messages */
+	return d;
+}
+
+static void net_send(sim_world *w, ballot_msg *m)
+{
+	w->res->messages++;
+	int to = node_index(w, m->to);
+	if (to < 0 || (w->loss > 0 && ballot_rng_double(&w->rng) < w->loss)) {
+		w->res->messages_dropped++;
+		ballot_msg_free(m);
+		return;
+	}
+	if (w->dup > 0 && ballot_rng_double(&w->rng) < w->dup) {
+		ballot_msg *copy = ballot_msg_clone(m);
+		if (copy != NULL)
+			sim_schedule(w, net_delay(w), EV_DELIVER, (uint32_t)to, 0, copy, 0, 0, NULL);
+	}
+	sim_schedule(w, net_delay(w), EV_DELIVER, (uint32_t)to, 0, m, 0, 0, NULL);
+}
+
+/* ---- a node's disk ------------------------------------------------------------------ */
+
+static void disk_truncate(sim_node *n, uint64_t after)
+{
+	while (n->log_count > 0 && n->log[n->log_count - 1].index > after) {
+		ballot_rbuf_unref(n->log[n->log_count - 1].data);
+		n->log_count--;
+	}
+}
+
+static void disk_append(sim_node *n, const ballot_entry *e)
+{
+	if (n->log_count == n->log_cap) {
+		size_t cap = n->log_cap ? n->log_cap * 2 : 256;
+		ballot_entry *log = realloc(n->log, cap * sizeof *log);
+		BALLOT_ASSERT(log != NULL);
+		n->log = log;
+		n->log_cap = cap;
+	}
+	n->log[n->log_count] = *e;
+	ballot_rbuf_ref(e->data);
+	n->log_count++;
+}
+
+/* Drops stored entries up to index (after a snapshot). */
+static void disk_compact(sim_node *n, uint64_t index)
+{
+	size_t drop = 0;
+	while (drop < n->log_count && n->log[drop].index <= index)
+		ballot_rbuf_unref(n->log[drop++].data);
+	memmove(n->log, n->log + drop, (n->log_count - drop) * sizeof *n->log);
+	n->log_count -= drop;
+}
+
+/* The ready's writes reach the disk for good (the sync completed). */
+static void disk_write_ready(sim_world *w, sim_node *n, const ballot_raft_ready *rd)
+{
+	if (rd->has_snapshot) {
+		n->snap_index = rd->snap_index;
+		n->snap_term = rd->snap_term;
+		n->snap_config = rd->snap_config;
+		ballot_rbuf_unref(n->snap_data);
+		n->snap_data = ballot_rbuf_ref(rd->snap_data);
+		disk_truncate(n, 0);
+		w->res->snapshots_installed++;
+	}
+	if (rd->hard_state_changed) {
+		if (rd->hard_state.term < n->hs.term)
+			sim_violation(w, "node %llu: persisted term went back from %llu to %llu",
+				      (unsigned long long)n->id, (unsigned long long)n->hs.term,
+				      (unsigned long long)rd->hard_state.term);
+		n->hs = rd->hard_state;
+	}
+	if (rd->entry_count > 0) {
+		disk_truncate(n, rd->entries[0].index - 1);
+		for (size_t i = 0; i < rd->entry_count; i++)
+			disk_append(n, &rd->entries[i]);
+	}
+}
+
+/* ---- nodes -------------------------------------------------------------------------- */
+
+static uint64_t entry_hash(const ballot_entry *e)
+{
+	uint64_t h = XXH3_64bits_withSeed(e->data ? e->data->data : NULL, e->data ? e->data->len : 0, e->type);
+	return h ? h : 1;
+}
+
+static void oracle_grow(uint64_t **arr, size_t *cap, size_t need, size_t *other_cap, uint64_t **other)
+{
+	if (need < *cap)
+		return;
+	size_t ncap = *cap ? *cap : 1024;
+	while (ncap <= need)
+		ncap *= 2;
+	uint64_t *a = realloc(*arr, ncap * sizeof *a);
+	BALLOT_ASSERT(a != NULL);
+	memset(a + *cap, 0, (ncap - *cap) * sizeof *a);
+	*arr = a;
+	if (other != NULL) {
+		uint64_t *b = realloc(*other, ncap * sizeof *b);
+		BALLOT_ASSERT(b != NULL);
+		memset(b + *other_cap, 0, (ncap - *other_cap) * sizeof *b);
+		*other = b;
+		*other_cap = ncap;
+	}
+	*cap = ncap;
+}
+
+/* State Machine Safety (Raft §5.4.3): no two nodes apply different entries at one index. */
+static void check_applied(sim_world *w, sim_node *n, const ballot_entry *e)
+{
+	size_t cap_unused = w->applied_cap;
+	oracle_grow(&w->applied_term, &w->applied_cap, e->index, &cap_unused, &w->applied_hash);
+	uint64_t h = entry_hash(e);
+	if (w->applied_term[e->index] == 0) {
+		w->applied_term[e->index] = e->term;
+		w->applied_hash[e->index] = h;
+		if (e->index > w->max_applied)
+			w->max_applied = e->index;
+		return;
+	}
+	if (w->applied_term[e->index] != e->term || w->applied_hash[e->index] != h)
+		sim_violation(w, "state machine safety: node %llu applied term %llu at index %llu, "
+			      "another node applied term %llu there", (unsigned long long)n->id,
+			      (unsigned long long)e->term, (unsigned long long)e->index,
+			      (unsigned long long)w->applied_term[e->index]);
+}
+
+static void maybe_snapshot(sim_world *w, sim_node *n)
+{
+	if (n->snapshot_every == 0 || n->applied < n->snap_index + n->snapshot_every)
+		return;
+	ballot_rbuf *data = NULL;
+	if (sim_app_snapshot(n->app, &data) != 0)
+		return;
+	if (ballot_raft_compact(n->raft, n->applied, data) == 0) {
+		/* The snapshot file is written and synced before the log is cut. */
+		ballot_raft_status st;
+		ballot_raft_status_get(n->raft, &st);
+		n->snap_index = st.snap_index;
+		n->snap_term = st.snap_term;
+		n->snap_config = st.snap_config;
+		ballot_rbuf_unref(n->snap_data);
+		n->snap_data = ballot_rbuf_ref(data);
+		disk_compact(n, st.first_index - 1);
+	}
+	ballot_rbuf_unref(data);
+	(void)w;
+}
+
+static void apply_ready(sim_world *w, sim_node *n, ballot_raft_ready *rd)
+{
+	if (rd->has_snapshot) {
+		if (sim_app_restore(n->app, rd->snap_data) != 0)
+			sim_violation(w, "node %llu: could not restore a snapshot", (unsigned long long)n->id);
+		n->applied = rd->snap_index;
+	}
+	for (size_t i = 0; i < rd->committed_count && !w->stop; i++) {
+		const ballot_entry *e = &rd->committed[i];
+		if (e->index != n->applied + 1) {
+			sim_violation(w, "node %llu: applied index %llu after %llu", (unsigned long long)n->id,
+				      (unsigned long long)e->index, (unsigned long long)n->applied);
+			return;
+		}
+		check_applied(w, n, e);
+		ballot_rbuf *reply = NULL;
+		if (e->type == BALLOT_ENTRY_NORMAL && sim_app_apply(n->app, e->index, e, &reply) != 0)
+			sim_violation(w, "node %llu: state machine refused entry %llu", (unsigned long long)n->id,
+				      (unsigned long long)e->index);
+		n->applied = e->index;
+		sim_node_applied(w, n, e->index, e->term, reply);
+		ballot_rbuf_unref(reply);
+	}
+	for (size_t i = 0; i < rd->read_count; i++)
+		sim_node_read_state(w, n, &rd->reads[i]);
+	sim_node_answer_reads(w, n);
+}
+
+static void check_leader(sim_world *w, sim_node *n, const ballot_raft_ready *rd);
+
+/* Steps 3-5 of the driver's cycle (ballot/raft.h), once the ready is durable. */
+static void finish_ready(sim_world *w, sim_node *n)
+{
+	ballot_raft_ready *rd = &n->rd;
+	disk_write_ready(w, n, rd);
+	for (size_t i = 0; i < rd->message_after_persist_count; i++) {
+		net_send(w, rd->messages_after_persist[i]);
+		rd->messages_after_persist[i] = NULL;
+	}
+	rd->message_after_persist_count = 0;
+	apply_ready(w, n, rd);
+	check_leader(w, n, rd);
+	ballot_raft_advance(n->raft, rd);
+	n->persisting = false;
+	maybe_snapshot(w, n);
+}
+
+static void process_ready(sim_world *w, sim_node *n)
+{
+	while (n->alive && !n->persisting && !w->stop && ballot_raft_has_ready(n->raft)) {
+		ballot_raft_ready *rd = &n->rd;
+		ballot_raft_ready_take(n->raft, rd);
+		for (size_t i = 0; i < rd->message_count; i++) {
+			net_send(w, rd->messages[i]);
+			rd->messages[i] = NULL;
+		}
+		rd->message_count = 0;
+		n->persisting = true;
+		if (rd->has_snapshot || rd->hard_state_changed || rd->entry_count > 0) {
+			/* The writes are in the page cache; they are durable once the sync completes. */
+			uint64_t latency = 1 + ballot_rng_below(&w->rng, 3);
+			sim_schedule(w, latency, EV_PERSISTED, (uint32_t)(n - w->nodes), n->incarnation, NULL, 0, 0, NULL);
+			return;
+		}
+		finish_ready(w, n);
+	}
+}
+
+/* Election Safety (§5.2), Leader Append-Only and Leader Completeness (§5.4), checked as a
+ * node acts as leader. */
+static void check_leader(sim_world *w, sim_node *n, const ballot_raft_ready *rd)
+{
+	ballot_raft_status st;
+	ballot_raft_status_get(n->raft, &st);
+	if (st.commit > st.last_index)
+		sim_violation(w, "node %llu: commit %llu past its last index %llu", (unsigned long long)n->id,
+			      (unsigned long long)st.commit, (unsigned long long)st.last_index);
+	(void)rd;
+	if (st.role != BALLOT_ROLE_LEADER) {
+		n->last_role = st.role;
+		return;
+	}
+	size_t cap_unused = 0;
+	oracle_grow(&w->leader_of_term, &w->terms_cap, st.term, &cap_unused, NULL);
+	uint64_t *known = &w->leader_of_term[st.term];
+	if (*known == 0) {
+		*known = n->id;
+		w->res->elections++;
+	} else if (*known != n->id) {
+		sim_violation(w, "election safety: nodes %llu and %llu both led term %llu",
+			      (unsigned long long)*known, (unsigned long long)n->id, (unsigned long long)st.term);
+		return;
+	}
+	if (n->last_role != BALLOT_ROLE_LEADER || n->leader_term != st.term) {
+		/* A new leader holds every entry any node applied (Leader Completeness). */
+		uint64_t top = w->max_applied < st.last_index ? w->max_applied : st.last_index;
+		for (uint64_t i = st.snap_index + 1; i <= w->max_applied; i++) {
+			if (i > top || ballot_raft_term_at(n->raft, i) != w->applied_term[i]) {
+				sim_violation(w, "leader completeness: new leader %llu of term %llu lacks "
+					      "applied entry %llu", (unsigned long long)n->id,
+					      (unsigned long long)st.term, (unsigned long long)i);
+				return;
+			}
+		}
+		n->leader_term = st.term;
+		n->leader_last = st.last_index;
+	} else if (st.last_index < n->leader_last) {
+		sim_violation(w, "leader append-only: leader %llu's log shrank from %llu to %llu",
+			      (unsigned long long)n->id, (unsigned long long)n->leader_last,
+			      (unsigned long long)st.last_index);
+	}
+	n->leader_last = st.last_index;
+	n->last_role = st.role;
+}
+
+static ballot_raft_options node_options(sim_world *w, uint64_t id)
+{
+	ballot_raft_options o;
+	ballot_raft_options_default(&o, id);
+	o.canaries = w->opts.canaries;
+	o.snapshot_chunk_bytes = 512; /* small, so snapshots travel in several chunks */
+	o.inflight_max = 8;
+	o.batch_bytes = 4096;
+	o.compact_keep_entries = 20 + ballot_rng_below(&w->rng, 40);
+	return o;
+}
+
+/* Starts (or restarts) node n from what its disk holds. */
+static void node_boot(sim_world *w, sim_node *n)
+{
+	/* The log may reach back behind the snapshot; the core restarts from the snapshot and
+	 * the entries after it. */
+	size_t skip = 0;
+	while (skip < n->log_count && n->log[skip].index <= n->snap_index)
+		skip++;
+	ballot_raft_storage st = {
+		.hard_state = n->hs,
+		.snap_index = n->snap_index,
+		.snap_term = n->snap_term,
+		.snap_config = n->snap_config,
+		.snap_data = n->snap_data,
+		.entries = n->log + skip,
+		.entry_count = n->log_count - skip,
+	};
+	ballot_raft_options o = node_options(w, n->id);
+	ballot_errmsg em;
+	int rc = ballot_raft_new(&n->raft, &o, &st, ballot_rng_next(&w->rng), &em);
+	BALLOT_ASSERT(rc == 0);
+	if (n->app != NULL)
+		sim_app_free(n->app);
+	n->app = sim_app_new();
+	BALLOT_ASSERT(n->app != NULL);
+	if (n->snap_data != NULL && sim_app_restore(n->app, n->snap_data) != 0)
+		sim_violation(w, "node %llu: cannot restore its own snapshot", (unsigned long long)n->id);
+	n->applied = n->snap_index;
+	n->alive = true;
+	n->incarnation++;
+	n->persisting = false;
+	n->last_role = BALLOT_ROLE_FOLLOWER;
+	uint64_t phase = ballot_rng_below(&w->rng, SIM_TICK_MS);
+	sim_schedule(w, phase + 1, EV_TICK, (uint32_t)(n - w->nodes), n->incarnation, NULL, 0, 0, NULL);
+}
+
+/* Crashes node n: whatever it had not synced is lost, and so is everything in memory. */
+static void node_crash(sim_node *n)
+{
+	if (!n->alive)
+		return;
+	if (n->persisting)
+		ballot_raft_advance(n->raft, &n->rd); /* frees the ready; its writes never landed */
+	ballot_raft_free(n->raft);
+	n->raft = NULL;
+	n->alive = false;
+	n->persisting = false;
+	sim_node_drop_pending(n);
+}
+
+static sim_node *add_node(sim_world *w, const ballot_config *initial)
+{
+	BALLOT_ASSERT(w->node_count < SIM_NODES_MAX);
+	sim_node *n = &w->nodes[w->node_count++];
+	memset(n, 0, sizeof *n);
+	n->id = w->next_node_id++;
+	if (initial != NULL)
+		n->snap_config = *initial;
+	if (w->opts.faults & BALLOT_SIM_FAULT_SNAPSHOT)
+		n->snapshot_every = 20 + ballot_rng_below(&w->rng, 60);
+	else
+		n->snapshot_every = 500;
+	node_boot(w, n);
+	return n;
+}
+
+sim_node *sim_leader(sim_world *w)
+{
+	sim_node *best = NULL;
+	uint64_t best_term = 0;
+	for (unsigned i = 0; i < w->node_count; i++) {
+		sim_node *n = &w->nodes[i];
+		if (!n->alive)
+			continue;
+		ballot_raft_status st;
+		ballot_raft_status_get(n->raft, &st);
+		if (st.role == BALLOT_ROLE_LEADER && st.term >= best_term) {
+			best = n;
+			best_term = st.term;
+		}
+	}
+	return best;
+}
+
+/* ---- the nemesis -------------------------------------------------------------------- */
+
+static void heal_all(sim_world *w)
+{
+	memset(w->blocked, 0, sizeof w->blocked);
+}
+
+static void nemesis_partition(sim_world *w)
+{
+	heal_all(w);
+	unsigned n = w->node_count;
+	int kind = (int)ballot_rng_below(&w->rng, 3);
+	if (kind == 0) { /* isolate one node */
+		unsigned a = (unsigned)ballot_rng_below(&w->rng, n);
+		for (unsigned b = 0; b < n; b++)
+			w->blocked[a][b] = w->blocked[b][a] = a != b;
+	} else if (kind == 1) { /* split in two */
+		uint64_t side = ballot_rng_next(&w->rng);
+		for (unsigned a = 0; a < n; a++)
+			for (unsigned b = 0; b < n; b++)
+				w->blocked[a][b] = ((side >> a) & 1) != ((side >> b) & 1);
+	} else { /* one-way: a hears b, b does not hear a */
+		unsigned a = (unsigned)ballot_rng_below(&w->rng, n);
+		unsigned b = (unsigned)ballot_rng_below(&w->rng, n);
+		if (a != b)
+			w->blocked[a][b] = true;
+	}
+	w->res->partitions++;
+	sim_schedule(w, 100 + ballot_rng_below(&w->rng, 2000), EV_HEAL, 0, 0, NULL, 0, 0, NULL);
+}
+
+static void nemesis_crash(sim_world *w)
+{
+	unsigned i = (unsigned)ballot_rng_below(&w->rng, w->node_count);
+	sim_node *n = &w->nodes[i];
+	if (!n->alive || n->retired)
+		return;
+	node_crash(n);
+	w->res->crashes++;
+	sim_schedule(w, 20 + ballot_rng_below(&w->rng, 1500), EV_RESTART, i, n->incarnation, NULL, 0, 0, NULL);
+}
+
+static void nemesis_membership(sim_world *w)
+{
+	sim_node *leader = sim_leader(w);
+	if (leader == NULL)
+		return;
+	ballot_raft_status st;
+	ballot_raft_status_get(leader->raft, &st);
+	/* Promote a learner that has caught up, else remove a voter (keeping three), else add
+	 * a fresh node as a learner. */
+	for (unsigned m = 0; m < st.config.count; m++) {
+		const ballot_member *mb = &st.config.members[m];
+		if (mb->role != BALLOT_MEMBER_LEARNER)
+			continue;
+		if (ballot_raft_promote(leader->raft, mb->id) == 0)
+			w->res->membership_changes++;
+		return;
+	}
+	unsigned voters = ballot_config_voters(&st.config);
+	if (voters > 3 && ballot_rng_below(&w->rng, 2) == 0) {
+		const ballot_member *victim = &st.config.members[ballot_rng_below(&w->rng, st.config.count)];
+		if (victim->role == BALLOT_MEMBER_VOTER && ballot_raft_remove(leader->raft, victim->id) == 0)
+			w->res->membership_changes++;
+		return;
+	}
+	if (w->node_count < SIM_NODES_MAX && st.config.count < BALLOT_RAFT_MEMBERS_MAX) {
+		uint64_t id = w->next_node_id;
+		if (ballot_raft_add_learner(leader->raft, id, "sim") == 0) {
+			add_node(w, NULL); /* boots empty, learns everything from the leader */
+			w->res->membership_changes++;
+		}
+	}
+}
+
+static void nemesis_transfer(sim_world *w)
+{
+	sim_node *leader = sim_leader(w);
+	if (leader == NULL)
+		return;
+	ballot_raft_status st;
+	ballot_raft_status_get(leader->raft, &st);
+	const ballot_member *to = &st.config.members[ballot_rng_below(&w->rng, st.config.count)];
+	if (to->role == BALLOT_MEMBER_VOTER && ballot_raft_transfer(leader->raft, to->id) == 0)
+		w->res->transfers++;
+}
+
+static void nemesis(sim_world *w)
+{
+	if (!w->fault_phase)
+		return;
+	uint32_t f = w->opts.faults;
+	uint32_t actions[4];
+	unsigned count = 0;
+	if (f & BALLOT_SIM_FAULT_PARTITION)
+		actions[count++] = BALLOT_SIM_FAULT_PARTITION;
+	if (f & BALLOT_SIM_FAULT_CRASH)
+		actions[count++] = BALLOT_SIM_FAULT_CRASH;
+	if (f & BALLOT_SIM_FAULT_MEMBERSHIP)
+		actions[count++] = BALLOT_SIM_FAULT_MEMBERSHIP;
+	if (f & BALLOT_SIM_FAULT_TRANSFER)
+		actions[count++] = BALLOT_SIM_FAULT_TRANSFER;
+	if (count > 0) {
+		switch (actions[ballot_rng_below(&w->rng, count)]) {
+		case BALLOT_SIM_FAULT_PARTITION: nemesis_partition(w); break;
+		case BALLOT_SIM_FAULT_CRASH: nemesis_crash(w); break;
+		case BALLOT_SIM_FAULT_MEMBERSHIP: nemesis_membership(w); break;
+		case BALLOT_SIM_FAULT_TRANSFER: nemesis_transfer(w); break;
+		}
+		for (unsigned i = 0; i < w->node_count; i++)
+			process_ready(w, &w->nodes[i]);
+	}
+	sim_schedule(w, 50 + ballot_rng_below(&w->rng, 250), EV_NEMESIS, 0, 0, NULL, 0, 0, NULL);
+}
+
+/* Faults stop: heal, restart everyone (but retired nodes), quiet the network. */
+static void end_fault_phase(sim_world *w)
+{
+	w->fault_phase = false;
+	heal_all(w);
+	w->loss = w->dup = w->long_delay = 0;
+	for (unsigned i = 0; i < w->node_count; i++) {
+		sim_node *n = &w->nodes[i];
+		if (!n->alive && !n->retired)
+			node_boot(w, n);
+	}
+}
+
+/* ---- log matching (checked now and then: it compares every pair) -------------------- */
+
+static void check_log_matching(sim_world *w)
+{
+	for (unsigned a = 0; a < w->node_count; a++) {
+		for (unsigned b = a + 1; b < w->node_count; b++) {
+			sim_node *x = &w->nodes[a], *y = &w->nodes[b];
+			if (!x->alive || !y->alive)
+				continue;
+			ballot_raft_status sx, sy;
+			ballot_raft_status_get(x->raft, &sx);
+			ballot_raft_status_get(y->raft, &sy);
+			uint64_t lo = (sx.snap_index > sy.snap_index ? sx.snap_index : sy.snap_index) + 1;
+			uint64_t hi = sx.last_index < sy.last_index ? sx.last_index : sy.last_index;
+			/* Raft §5.3 Log Matching: same index and term, then identical up to there. */
+			bool matched = false;
+			for (uint64_t i = hi; i >= lo && i > 0; i--) {
+				const ballot_entry *ex = ballot_raft_entry(x->raft, i);
+				const ballot_entry *ey = ballot_raft_entry(y->raft, i);
+				if (!matched && ex->term != ey->term)
+					continue;
+				matched = true;
+				if (ex->term != ey->term || entry_hash(ex) != entry_hash(ey)) {
+					sim_violation(w, "log matching: nodes %llu and %llu differ at index %llu "
+						      "below a common entry", (unsigned long long)x->id,
+						      (unsigned long long)y->id, (unsigned long long)i);
+					return;
+				}
+			}
+		}
+	}
+}
+
+/* ---- the event loop ----------------------------------------------------------------- */
+
+static void handle_event(sim_world *w, sim_event *ev)
+{
+	uint64_t t[4] = {ev->time, ev->kind, ev->target, ev->msg ? ev->msg->type : 0};
+	trace_add(w, t, sizeof t);
+	if (ev->msg != NULL) {
+		uint64_t m[4] = {ev->msg->from, ev->msg->to, ev->msg->term, ev->msg->entry_count};
+		trace_add(w, m, sizeof m);
+	}
+	if (w->opts.trace != NULL)
+		fprintf(w->opts.trace, "%llu kind=%u target=%u msg=%s\n", (unsigned long long)ev->time,
+			ev->kind, ev->target, ev->msg ? ballot_msg_type_name(ev->msg->type) : "-");
+	sim_node *n = ev->kind <= EV_PERSISTED || ev->kind == EV_CLIENT_SEND || ev->kind == EV_RESTART
+			      ? &w->nodes[ev->target] : NULL;
+	switch (ev->kind) {
+	case EV_TICK:
+		if (!n->alive || ev->generation != n->incarnation)
+			break;
+		ballot_raft_tick(n->raft);
+		process_ready(w, n);
+		sim_schedule(w, SIM_TICK_MS, EV_TICK, ev->target, n->incarnation, NULL, 0, 0, NULL);
+		break;
+	case EV_DELIVER: {
+		int from = node_index(w, ev->msg->from);
+		bool cut = from >= 0 && w->blocked[from][ev->target];
+		if (n->alive && !cut) {
+			ballot_raft_step(n->raft, ev->msg);
+			process_ready(w, n);
+		} else {
+			w->res->messages_dropped++;
+		}
+		ballot_msg_free(ev->msg);
+		break;
+	}
+	case EV_PERSISTED:
+		if (!n->alive || ev->generation != n->incarnation || !n->persisting)
+			break;
+		finish_ready(w, n);
+		process_ready(w, n);
+		break;
+	case EV_CLIENT_SEND:
+		sim_node_request(w, n, ev);
+		if (n->alive)
+			process_ready(w, n);
+		break;
+	case EV_RESTART:
+		if (!n->alive && !n->retired && ev->generation == n->incarnation)
+			node_boot(w, n);
+		break;
+	case EV_NEMESIS:
+		nemesis(w);
+		break;
+	case EV_HEAL:
+		heal_all(w);
+		break;
+	default:
+		sim_client_event(w, ev);
+		break;
+	}
+}
+
+/* The cluster as it stands, for the trace after a violation. */
+static void dump_nodes(sim_world *w, FILE *out)
+{
+	for (unsigned i = 0; i < w->node_count; i++) {
+		sim_node *n = &w->nodes[i];
+		if (!n->alive) {
+			fprintf(out, "node %llu: down\n", (unsigned long long)n->id);
+			continue;
+		}
+		ballot_raft_status st;
+		ballot_raft_status_get(n->raft, &st);
+		fprintf(out, "node %llu: %s term=%llu leader=%llu commit=%llu applied=%llu snap=%llu last=%llu/%llu "
+			"voters=%u members=%u persisting=%d dropped=%llu\n", (unsigned long long)n->id,
+			ballot_role_name(st.role), (unsigned long long)st.term, (unsigned long long)st.leader,
+			(unsigned long long)st.commit, (unsigned long long)st.applied,
+			(unsigned long long)st.snap_index, (unsigned long long)st.last_index,
+			(unsigned long long)st.last_term, ballot_config_voters(&st.config), st.config.count,
+			n->persisting, (unsigned long long)st.dropped_messages);
+		for (unsigned p = 0; p < st.peer_count && st.role == BALLOT_ROLE_LEADER; p++)
+			fprintf(out, "    peer %llu match=%llu next=%llu active=%d\n", (unsigned long long)st.peers[p].id,
+				(unsigned long long)st.peers[p].match, (unsigned long long)st.peers[p].next,
+				st.peers[p].recent_active);
+	}
+}
+
+static void free_world(sim_world *w)
+{
+	for (size_t i = 0; i < w->heap_count; i++) {
+		ballot_msg_free(w->heap[i].msg);
+		ballot_rbuf_unref(w->heap[i].payload);
+	}
+	free(w->heap);
+	for (unsigned i = 0; i < w->node_count; i++) {
+		sim_node *n = &w->nodes[i];
+		if (n->alive)
+			node_crash(n);
+		sim_node_drop_pending(n);
+		free(n->pending);
+		disk_truncate(n, 0);
+		free(n->log);
+		ballot_rbuf_unref(n->snap_data);
+		if (n->app != NULL)
+			sim_app_free(n->app);
+	}
+	for (size_t i = 0; i < w->hist_count; i++)
+		ballot_rbuf_unref(w->hist[i].value);
+	free(w->hist);
+	free(w->leader_of_term);
+	free(w->applied_term);
+	free(w->applied_hash);
+	XXH3_freeState(w->trace);
+}
+
+static void set_network_faults(sim_world *w)
+{
+	uint32_t f = w->opts.faults;
+	if (f & BALLOT_SIM_FAULT_LOSS)
+		w->loss = 0.01 + 0.09 * ballot_rng_double(&w->rng);
+	if (f & BALLOT_SIM_FAULT_DUP)
+		w->dup = 0.01 + 0.04 * ballot_rng_double(&w->rng);
+	if (f & BALLOT_SIM_FAULT_DELAY)
+		w->long_delay = 0.02 + 0.1 * ballot_rng_double(&w->rng);
+}
+
+int ballot_sim_run(const ballot_sim_options *o, ballot_sim_result *res, ballot_errmsg *em)
+{
+	if (o->nodes < 3 || o->nodes > 7)
+		return ballot_errorf(em, BALLOT_EINVAL, "--nodes %u: must be 3 to 7", o->nodes);
+	if (o->clients < 1 || o->clients > 64)
+		return ballot_errorf(em, BALLOT_EINVAL, "--clients %u: must be 1 to 64", o->clients);
+	if (o->ops < 1)
+		return ballot_errorf(em, BALLOT_EINVAL, "--ops must be at least 1");
+	memset(res, 0, sizeof *res);
+	sim_world *w = calloc(1, sizeof *w);
+	if (w == NULL)
+		return ballot_errorf(em, BALLOT_ENOMEM, "out of memory");
+	w->opts = *o;
+	w->res = res;
+	w->trace = XXH3_createState();
+	BALLOT_ASSERT(w->trace != NULL);
+	XXH3_64bits_reset(w->trace);
+	ballot_rng_seed(&w->rng, o->seed);
+	w->next_node_id = 1;
+	w->fault_phase = true;
+	set_network_faults(w);
+
+	ballot_config initial = {.count = o->nodes};
+	for (unsigned i = 0; i < o->nodes; i++)
+		initial.members[i] = (ballot_member){.id = i + 1, .role = BALLOT_MEMBER_VOTER};
+	for (unsigned i = 0; i < o->nodes; i++)
+		add_node(w, &initial);
+	sim_clients_start(w);
+	sim_schedule(w, 300 + ballot_rng_below(&w->rng, 500), EV_NEMESIS, 0, 0, NULL, 0, 0, NULL);
+
+	uint64_t fault_end = o->duration_ticks * SIM_TICK_MS;
+	uint64_t liveness_bound = 0;
+	while (!w->stop && w->heap_count > 0) {
+		sim_event ev = pop_event(w);
+		BALLOT_ASSERT(ev.time >= w->now);
+		w->now = ev.time;
+		res->events++;
+		handle_event(w, &ev);
+		if (w->fault_phase && (w->ops_started >= o->ops || w->now >= fault_end)) {
+			end_fault_phase(w);
+			sim_final_phase(w);
+			liveness_bound = w->now + 10000; /* ten seconds to elect and serve again */
+		}
+		if (!w->fault_phase && sim_clients_done(w))
+			break;
+		if (!w->fault_phase && w->now > liveness_bound) {
+			sim_violation(w, "liveness: no leader served the final reads within 10 s after faults stopped");
+			break;
+		}
+		if ((res->events & 4095) == 0)
+			check_log_matching(w);
+	}
+	if (!w->stop)
+		check_log_matching(w);
+	if (res->violations && o->trace != NULL)
+		dump_nodes(w, o->trace);
+	uint64_t gap = (w->now - w->last_success) / SIM_TICK_MS;
+	if (gap > res->max_unavailable_ticks)
+		res->max_unavailable_ticks = gap;
+	res->ticks = w->now / SIM_TICK_MS;
+	res->trace_hash = XXH3_64bits_digest(w->trace);
+	if (!w->stop)
+		sim_history_check(w);
+	if (o->history_path != NULL)
+		sim_history_write(w, o->history_path);
+	free_world(w);
+	free(w);
+	return 0;
+}
