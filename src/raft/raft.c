@@ -1652,7 +1652,8 @@ static ballot_config config_at(const ballot_raft *r, uint64_t index)
 int ballot_raft_compact(ballot_raft *r, uint64_t index, ballot_rbuf *data)
 {
 	uint64_t latest = r->snapshot != NULL ? r->snapshot->index : r->log.snap_index;
-	if (index > r->applied || index <= latest || index > raft_log_last(&r->log) || data == NULL)
+	if (index > r->applied || index > r->commit || index <= latest || index > raft_log_last(&r->log) ||
+	    data == NULL)
 		return BALLOT_EINVAL;
 	ballot_config c = config_at(r, index);
 	raft_snapshot *snap = snapshot_new(index, raft_log_term(&r->log, index), &c, data);

@@ -167,9 +167,18 @@ static uint64_t net_delay(sim_world *w)
 	return d;
 }
 
+static void crash_soon(sim_world *w, unsigned i);
+
 static void net_send(sim_world *w, ballot_msg *m)
 {
 	w->res->messages++;
+	/* Crash at an interesting moment: right after granting a vote (does the vote survive?). */
+	if (m->type == BALLOT_MSG_VOTE_RESP && m->success && w->fault_phase &&
+	    (w->opts.faults & BALLOT_SIM_FAULT_CRASH) && ballot_rng_below(&w->rng, 4) == 0) {
+		int from = node_index(w, m->from);
+		if (from >= 0)
+			crash_soon(w, (unsigned)from);
+	}
 	int to = node_index(w, m->to);
 	if (to < 0 || (w->loss > 0 && ballot_rng_double(&w->rng) < w->loss)) {
 		w->res->messages_dropped++;
@@ -356,7 +365,6 @@ static void finish_ready(sim_world *w, sim_node *n)
 	}
 	rd->message_after_persist_count = 0;
 	apply_ready(w, n, rd);
-	check_leader(w, n, rd);
 	ballot_raft_advance(n->raft, rd);
 	n->persisting = false;
 	maybe_snapshot(w, n);
@@ -367,6 +375,13 @@ static void process_ready(sim_world *w, sim_node *n)
 	while (n->alive && !n->persisting && !w->stop && ballot_raft_has_ready(n->raft)) {
 		ballot_raft_ready *rd = &n->rd;
 		ballot_raft_ready_take(n->raft, rd);
+		/* Check before anything leaves: a second leader must be caught before its
+		 * appends reach the first (whose core would rightly abort on them). */
+		check_leader(w, n, rd);
+		if (w->stop) {
+			n->persisting = true; /* the run ends; crash/free releases the ready */
+			return;
+		}
 		for (size_t i = 0; i < rd->message_count; i++) {
 			net_send(w, rd->messages[i]);
 			rd->messages[i] = NULL;
@@ -557,6 +572,12 @@ static void nemesis_partition(sim_world *w)
 	sim_schedule(w, 100 + ballot_rng_below(&w->rng, 2000), EV_HEAL, 0, 0, NULL, 0, 0, NULL);
 }
 
+/* Crashes node i in a moment and restarts it shortly after. */
+static void crash_soon(sim_world *w, unsigned i)
+{
+	sim_schedule(w, ballot_rng_below(&w->rng, 2), EV_CRASH, i, w->nodes[i].incarnation, NULL, 0, 0, NULL);
+}
+
 static void nemesis_crash(sim_world *w)
 {
 	unsigned i = (unsigned)ballot_rng_below(&w->rng, w->node_count);
@@ -700,7 +721,8 @@ static void handle_event(sim_world *w, sim_event *ev)
 	if (w->opts.trace != NULL)
 		fprintf(w->opts.trace, "%llu kind=%u target=%u msg=%s\n", (unsigned long long)ev->time,
 			ev->kind, ev->target, ev->msg ? ballot_msg_type_name(ev->msg->type) : "-");
-	sim_node *n = ev->kind <= EV_PERSISTED || ev->kind == EV_CLIENT_SEND || ev->kind == EV_RESTART
+	sim_node *n = ev->kind <= EV_PERSISTED || ev->kind == EV_CLIENT_SEND || ev->kind == EV_RESTART ||
+				      ev->kind == EV_CRASH
 			      ? &w->nodes[ev->target] : NULL;
 	switch (ev->kind) {
 	case EV_TICK:
@@ -736,6 +758,14 @@ static void handle_event(sim_world *w, sim_event *ev)
 	case EV_RESTART:
 		if (!n->alive && !n->retired && ev->generation == n->incarnation)
 			node_boot(w, n);
+		break;
+	case EV_CRASH:
+		if (n->alive && ev->generation == n->incarnation) {
+			node_crash(n);
+			w->res->crashes++;
+			sim_schedule(w, 1 + ballot_rng_below(&w->rng, 20), EV_RESTART, ev->target, n->incarnation,
+				     NULL, 0, 0, NULL);
+		}
 		break;
 	case EV_NEMESIS:
 		nemesis(w);

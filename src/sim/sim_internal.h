@@ -27,6 +27,7 @@ typedef enum sim_event_kind {
 	EV_NEMESIS,       /* the fault injector acts */
 	EV_HEAL,          /* a partition ends */
 	EV_RESTART,       /* a crashed node comes back */
+	EV_CRASH,         /* a node crashes (at a chosen moment) */
 } sim_event_kind;
 
 typedef struct sim_event {
