@@ -619,8 +619,13 @@ static bool rh_step_msg(rh_cluster *c, ballot_msg *m)
 	return ok;
 }
 
-/* Takes the messages on the wire that match (0: any) off it, in order. */
-static ballot_msg **rh_take(rh_cluster *c, uint64_t from, uint64_t to, uint8_t type, size_t max, size_t *count)
+/* A test's choice of messages. */
+typedef bool (*rh_pred)(const ballot_msg *m, void *arg);
+
+/* Takes the messages on the wire that match (0: any) and satisfy pred (if not NULL) off it,
+ * in order. */
+static ballot_msg **rh_take_where(rh_cluster *c, uint64_t from, uint64_t to, uint8_t type, size_t max,
+				  rh_pred pred, void *arg, size_t *count)
 {
 	ballot_msg **out = malloc((c->wire_count + 1) * sizeof *out);
 	if (out == NULL)
@@ -628,7 +633,7 @@ static ballot_msg **rh_take(rh_cluster *c, uint64_t from, uint64_t to, uint8_t t
 	size_t keep = 0, n = 0;
 	for (size_t i = 0; i < c->wire_count; i++) {
 		ballot_msg *m = c->wire[i];
-		if (n < max && rh_matches(m, from, to, type))
+		if (n < max && rh_matches(m, from, to, type) && (pred == NULL || pred(m, arg)))
 			out[n++] = m;
 		else
 			c->wire[keep++] = m;
@@ -636,6 +641,25 @@ static ballot_msg **rh_take(rh_cluster *c, uint64_t from, uint64_t to, uint8_t t
 	c->wire_count = keep;
 	*count = n;
 	return out;
+}
+
+static ballot_msg **rh_take(rh_cluster *c, uint64_t from, uint64_t to, uint8_t type, size_t max, size_t *count)
+{
+	return rh_take_where(c, from, to, type, max, NULL, NULL, count);
+}
+
+/* Delivers the messages now on the wire for which pred holds, then runs every driver
+ * cycle. Returns how many arrived. */
+RH_API size_t rh_deliver_where(rh_cluster *c, rh_pred pred, void *arg)
+{
+	rh_flush(c);
+	size_t count, arrived = 0;
+	ballot_msg **ms = rh_take_where(c, 0, 0, 0, SIZE_MAX, pred, arg, &count);
+	for (size_t i = 0; i < count; i++)
+		arrived += rh_step_msg(c, ms[i]);
+	free(ms);
+	rh_flush(c);
+	return arrived;
 }
 
 /* Delivers up to max messages now on the wire that match (0: any sender, receiver, type),
@@ -809,13 +833,14 @@ RH_API int rh_propose(rh_cluster *c, uint64_t id, const char *s, uint64_t *index
 	return rc;
 }
 
-/* Snapshots node id's state machine as of index (which it must have applied) and compacts. */
+/* Snapshots node id's state machine as of index and asks the core to compact; on success
+ * persists the snapshot as a driver would. Returns the core's code. */
 RH_API int rh_compact(rh_cluster *c, uint64_t id, uint64_t index)
 {
 	rh_node *n = rh_node_of(c, id);
-	if (index > n->applied || index < n->snap_index)
-		return BALLOT_EINVAL;
-	size_t len = n->sm_len_at[index];
+	/* The state as of index if the state machine has it; otherwise (a test checking that
+	 * the core refuses) the current state. */
+	size_t len = index >= n->snap_index && index <= n->applied ? n->sm_len_at[index] : n->sm_len;
 	ballot_rbuf *data = ballot_rbuf_new(n->sm, len);
 	uint64_t term = ballot_raft_term_at(rh_raft(c, id), index);
 	int rc = ballot_raft_compact(n->r, index, data);
@@ -829,6 +854,14 @@ RH_API int rh_compact(rh_cluster *c, uint64_t id, uint64_t index)
 		n->snap_data = ballot_rbuf_ref(data);
 	}
 	ballot_rbuf_unref(data);
+	return rc;
+}
+
+/* Asks node id for a linearizable read; returns the core's code. */
+RH_API int rh_read(rh_cluster *c, uint64_t id, uint64_t request)
+{
+	int rc = ballot_raft_read(rh_raft(c, id), request);
+	rh_process(c, id);
 	return rc;
 }
 
