@@ -41,11 +41,16 @@
 /* Messages one rh_deliver_all may move before the harness calls the cluster livelocked. */
 #define RH_DELIVER_ALL_MAX 200000u
 
-#define RH_FAIL(...)                                 \
-	do {                                         \
-		print_error("ERROR: " __VA_ARGS__); \
-		print_error("\n");                   \
-		fail();                              \
+/* Where a failure happened, for drivers that run scripts (empty: a unit test). */
+static char rh_where[600] __attribute__((unused));
+
+#define RH_FAIL(...)                                         \
+	do {                                                 \
+		if (rh_where[0] != '\0')                     \
+			print_error("%s\n", rh_where);       \
+		print_error("ERROR: " __VA_ARGS__);          \
+		print_error("\n");                           \
+		fail();                                      \
 	} while (0)
 
 /* A message as it entered the wire (tests count traffic with these). */
@@ -710,9 +715,19 @@ RH_API size_t rh_deliver_all(rh_cluster *c)
 			total += rh_step_msg(c, ms[i]);
 		free(ms);
 		moved += count;
-		if (moved > RH_DELIVER_ALL_MAX)
+		if (moved > RH_DELIVER_ALL_MAX) {
+			print_error("the last messages sent:\n");
+			for (size_t i = c->sent_count > 6 ? c->sent_count - 6 : 0; i < c->sent_count; i++) {
+				const rh_sent *s = &c->sent[i];
+				print_error("  %s %llu->%llu term %llu prev %llu entries %zu success %d match %llu\n",
+					    ballot_msg_type_name(s->type), (unsigned long long)s->from,
+					    (unsigned long long)s->to, (unsigned long long)s->term,
+					    (unsigned long long)s->prev_index, s->entry_count, s->success,
+					    (unsigned long long)s->match_index);
+			}
 			RH_FAIL("deliver all: more than %u messages without the cluster going quiet",
 				RH_DELIVER_ALL_MAX);
+		}
 	}
 }
 
