@@ -42,7 +42,7 @@ static ballot_raft_options opts_without_prevote(void)
 static void election_single_node_becomes_leader_alone(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 1);
 	rh_campaign(&c, 1);
 	ballot_raft_status s = rh_status(&c, 1);
@@ -63,7 +63,7 @@ static void election_three_nodes_elect_exactly_one_leader(void **state)
 {
 	(void)state;
 	for (uint64_t seed = 1; seed <= 30; seed++) {
-		rh_cluster c;
+		static rh_cluster c;
 		rh_init_opts(&c, 3, NULL, seed);
 		unsigned rounds = 0;
 		while (rh_leader(&c) == 0 && rounds++ < 20 * E)
@@ -88,7 +88,7 @@ static void election_three_nodes_elect_exactly_one_leader(void **state)
 static void vote_granted_at_most_once_per_term(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 3);
 	step_vote_request(&c, BALLOT_MSG_VOTE, 2, 1, 1, 0, 0);
 	assert_true(vote_granted(&c, BALLOT_MSG_VOTE_RESP, 1, 2));
@@ -116,7 +116,7 @@ static void vote_granted_at_most_once_per_term(void **state)
 static void vote_refused_to_candidate_with_stale_log(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init_empty(&c, NULL, 1);
 	ballot_config cfg = rh_config_voters(3);
 	const uint64_t terms[] = {1, 1, 2};
@@ -149,7 +149,7 @@ static void candidate_steps_down_on_append_from_leader_of_same_term(void **state
 {
 	(void)state;
 	ballot_raft_options o = opts_without_prevote();
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init_opts(&c, 3, &o, 1);
 	rh_campaign(&c, 1);
 	assert_int_equal(rh_role(&c, 1), BALLOT_ROLE_CANDIDATE);
@@ -173,7 +173,7 @@ static void candidate_steps_down_on_append_from_leader_of_same_term(void **state
 static void higher_term_makes_leader_step_down(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 3);
 	rh_elect(&c, 1);
 	assert_int_equal(rh_term(&c, 1), 1);
@@ -202,7 +202,7 @@ static void higher_term_makes_leader_step_down(void **state)
 static void prevote_does_not_increment_term(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 3);
 	rh_isolate(&c, 1);
 	rh_campaign(&c, 1);
@@ -245,7 +245,7 @@ static void prevote_does_not_increment_term(void **state)
 static void partitioned_node_rejoining_does_not_disrupt_leader(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 3);
 	rh_elect(&c, 1);
 	rh_run(&c, 2);
@@ -272,7 +272,7 @@ static void partitioned_node_rejoining_does_not_disrupt_leader(void **state)
 static void check_quorum_leader_steps_down_when_isolated(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 3);
 	rh_elect(&c, 1);
 	/* Connected, it stays leader for as long as we care to look. */
@@ -293,7 +293,7 @@ static void check_quorum_leader_steps_down_when_isolated(void **state)
 static void learner_never_campaigns(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init_empty(&c, NULL, 1);
 	ballot_config cfg = rh_config_voters(3);
 	cfg.members[2].role = BALLOT_MEMBER_LEARNER;
@@ -325,7 +325,7 @@ static void election_timeout_is_randomized_between_e_and_2e(void **state)
 	(void)state;
 	bool seen[2 * E] = {false};
 	for (uint64_t seed = 1; seed <= 40; seed++) {
-		rh_cluster c;
+		static rh_cluster c;
 		rh_init_opts(&c, 3, NULL, seed);
 		rh_isolate(&c, 1);
 		for (int wait = 0; wait < 3; wait++) {
@@ -356,7 +356,7 @@ static void election_timeout_is_randomized_between_e_and_2e(void **state)
 static void vote_request_from_non_member_is_dropped(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 3);
 	uint64_t dropped = rh_status(&c, 1).dropped_messages;
 	ballot_msg m = {.type = BALLOT_MSG_VOTE, .from = 7, .to = 1, .term = 4};
@@ -385,5 +385,5 @@ int main(void)
 		cmocka_unit_test(election_timeout_is_randomized_between_e_and_2e),
 		cmocka_unit_test(vote_request_from_non_member_is_dropped),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, rh_free_leftovers);
 }

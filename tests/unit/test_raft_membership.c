@@ -39,7 +39,7 @@ static int remove_member(rh_cluster *c, uint64_t leader, uint64_t id)
 static void add_learner_then_promote_to_voter(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 3);
 	rh_elect(&c, 1);
 	assert_int_equal(rh_propose(&c, 1, "before", NULL), 0);
@@ -80,7 +80,7 @@ static void add_learner_then_promote_to_voter(void **state)
 static void learner_receives_log_but_does_not_count_for_commit(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init_empty(&c, NULL, 1);
 	ballot_config cfg = rh_config_voters(3);
 	cfg.members[2].role = BALLOT_MEMBER_LEARNER;
@@ -105,7 +105,7 @@ static void learner_receives_log_but_does_not_count_for_commit(void **state)
 static void one_membership_change_at_a_time(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 3);
 	rh_elect(&c, 1);
 	rh_run(&c, 1);
@@ -129,7 +129,7 @@ static void one_membership_change_at_a_time(void **state)
 static void membership_change_waits_for_leader_commit_in_term(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 3);
 	rh_campaign(&c, 1);
 	while (rh_role(&c, 1) != BALLOT_ROLE_LEADER) {
@@ -152,7 +152,7 @@ static void membership_change_waits_for_leader_commit_in_term(void **state)
 static void removed_leader_steps_down_after_commit(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 3);
 	rh_elect(&c, 1);
 	rh_run(&c, 1);
@@ -184,7 +184,7 @@ static void removed_leader_steps_down_after_commit(void **state)
 static void remove_last_voter_refused(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 1);
 	rh_campaign(&c, 1);
 	assert_int_equal(rh_commit(&c, 1), 1);
@@ -326,5 +326,5 @@ int main(void)
 		cmocka_unit_test(config_encode_decode_round_trip),
 		cmocka_unit_test(config_decode_rejects_corrupt_bytes),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, rh_free_leftovers);
 }

@@ -29,7 +29,7 @@ static void assert_read(rh_cluster *c, uint64_t id, uint64_t request, uint64_t i
 static void read_index_waits_for_heartbeat_quorum(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 5);
 	rh_elect(&c, 1);
 	assert_int_equal(rh_propose(&c, 1, "x", NULL), 0);
@@ -64,7 +64,7 @@ static bool not_carrying_entries(const ballot_msg *m, void *arg)
 static void read_index_waits_for_leader_to_commit_in_its_term(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init_empty(&c, NULL, 1);
 	ballot_config cfg = rh_config_voters(3);
 	const uint64_t terms[] = {1, 1, 2, 2};
@@ -102,7 +102,7 @@ static void read_index_waits_for_leader_to_commit_in_its_term(void **state)
 static void read_on_follower_returns_not_leader(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 3);
 	assert_int_equal(rh_read(&c, 2, 1), BALLOT_ENOTLEADER);
 	rh_elect(&c, 1);
@@ -116,7 +116,7 @@ static void read_on_follower_returns_not_leader(void **state)
 static void reads_fail_when_leadership_lost(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 3);
 	rh_elect(&c, 1);
 	rh_run(&c, 1);
@@ -151,7 +151,7 @@ static void reads_fail_when_leadership_lost(void **state)
 static void stale_leader_cannot_answer_read_index(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 3);
 	rh_elect(&c, 1);
 	rh_run(&c, 1);
@@ -187,7 +187,7 @@ static void lease_read_answers_without_round_when_enabled(void **state)
 	ballot_raft_options o;
 	ballot_raft_options_default(&o, 1);
 	o.lease_reads = true;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init_opts(&c, 3, &o, 1);
 	rh_elect(&c, 1);
 	rh_run(&c, 1);
@@ -234,7 +234,7 @@ static void lease_read_expires_before_a_new_leader_can_be_elected(void **state)
 	ballot_raft_options_default(&o, 1);
 	o.lease_reads = true;
 	for (uint64_t seed = 1; seed <= 10; seed++) {
-		rh_cluster c;
+		static rh_cluster c;
 		rh_init_opts(&c, 3, &o, seed);
 		rh_elect(&c, 1);
 		rh_run(&c, 1);
@@ -269,5 +269,5 @@ int main(void)
 		cmocka_unit_test(lease_read_answers_without_round_when_enabled),
 		cmocka_unit_test(lease_read_expires_before_a_new_leader_can_be_elected),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, rh_free_leftovers);
 }

@@ -74,7 +74,7 @@ static uint64_t peer_match(rh_cluster *c, uint64_t id, uint64_t of)
 static void leader_replicates_and_commits_with_majority(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 3);
 	rh_elect(&c, 1);
 	uint64_t index = 0;
@@ -95,7 +95,7 @@ static void leader_replicates_and_commits_with_majority(void **state)
 static void cannot_commit_without_majority(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 5);
 	rh_elect(&c, 1);
 	rh_isolate(&c, 3);
@@ -188,7 +188,7 @@ static void figure8_setup(rh_cluster *c)
 static void leader_never_commits_entry_from_earlier_term_by_counting(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	figure8_setup(&c);
 	/* The leader knows 1, 2 and 3 hold index 2 (term 1), and commits nothing past 1. */
 	assert_int_equal(peer_match(&c, 1, 2), 3);
@@ -224,7 +224,7 @@ static void leader_never_commits_entry_from_earlier_term_by_counting(void **stat
 static void earlier_term_entry_commits_with_an_entry_of_the_current_term(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	figure8_setup(&c);
 	rh_deliver_all(&c); /* the rest, the no-op included, reaches 2 and 3 */
 	assert_int_equal(rh_commit(&c, 1), 4);
@@ -248,7 +248,7 @@ static void earlier_term_entry_commits_with_an_entry_of_the_current_term(void **
 static void follower_rejects_append_with_mismatched_prev_and_hints_conflict(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init_empty(&c, NULL, 1);
 	ballot_config cfg = rh_config_voters(3);
 	const uint64_t terms[] = {1, 1, 2, 2, 2};
@@ -297,7 +297,7 @@ static void conflicting_logs(rh_cluster *c)
 static void leader_backtracks_over_a_whole_conflicting_term(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	conflicting_logs(&c);
 	rh_elect(&c, 1);
 	assert_int_equal(rh_term(&c, 1), 4);
@@ -311,7 +311,7 @@ static void leader_backtracks_over_a_whole_conflicting_term(void **state)
 static void conflicting_uncommitted_entries_are_overwritten(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	conflicting_logs(&c);
 	rh_elect(&c, 1);
 	rh_run(&c, 2);
@@ -331,7 +331,7 @@ static void conflicting_uncommitted_entries_are_overwritten(void **state)
 static void reordered_old_append_does_not_truncate_newer_entries(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 3);
 	rh_elect(&c, 1);
 	assert_int_equal(rh_propose(&c, 1, "a", NULL), 0);
@@ -364,7 +364,7 @@ static void pipelining_respects_inflight_window(void **state)
 	(void)state;
 	ballot_raft_options o = opts_default();
 	o.inflight_max = 2;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init_opts(&c, 3, &o, 1);
 	rh_elect(&c, 1);
 	rh_run(&c, 1);
@@ -401,7 +401,7 @@ static void batching_limits_entries_per_append_by_bytes(void **state)
 	(void)state;
 	ballot_raft_options o = opts_default();
 	o.batch_bytes = 10;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init_opts(&c, 3, &o, 1);
 	rh_elect(&c, 1);
 	rh_isolate(&c, 3);
@@ -431,7 +431,7 @@ static void batching_limits_entries_per_append_by_bytes(void **state)
 static void lost_append_is_recovered_after_heartbeat(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 3);
 	rh_elect(&c, 1);
 	assert_int_equal(rh_propose(&c, 1, "x", NULL), 0);
@@ -466,7 +466,7 @@ static void lost_append_is_recovered_after_heartbeat(void **state)
 static void commit_index_reaches_followers_by_heartbeat(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 3);
 	rh_elect(&c, 1);
 	rh_run(&c, 1);
@@ -488,7 +488,7 @@ static void commit_index_reaches_followers_by_heartbeat(void **state)
 static void proposal_on_follower_returns_not_leader_with_hint(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 3);
 	/* Before any election nobody is known. */
 	assert_int_equal(rh_propose(&c, 2, "x", NULL), BALLOT_ENOTLEADER);
@@ -511,7 +511,7 @@ static void proposal_refused_past_uncommitted_bytes_max(void **state)
 	(void)state;
 	ballot_raft_options o = opts_default();
 	o.uncommitted_bytes_max = 10;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init_opts(&c, 3, &o, 1);
 	rh_elect(&c, 1);
 	rh_isolate(&c, 1);
@@ -666,5 +666,5 @@ int main(void)
 		cmocka_unit_test(persist_before_speak_votes_and_acks_wait_for_the_disk),
 		cmocka_unit_test(leader_counts_itself_only_after_advance),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, rh_free_leftovers);
 }

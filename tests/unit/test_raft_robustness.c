@@ -60,7 +60,7 @@ static ballot_msg append_to_2(ballot_entry *e, size_t n)
 static void malformed_append_is_dropped_and_counted(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	follower_of_one(&c);
 	ballot_entry e[3];
 	ballot_msg m;
@@ -122,7 +122,7 @@ static void malformed_append_is_dropped_and_counted(void **state)
 static void message_from_self_or_to_other_is_dropped(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	follower_of_one(&c);
 	ballot_msg m = {.type = BALLOT_MSG_VOTE, .from = 2, .to = 2, .term = 5};
 	assert_dropped(&c, 2, &m, "from itself");
@@ -144,7 +144,7 @@ static void message_from_self_or_to_other_is_dropped(void **state)
 static void crash_restart_keeps_term_and_vote(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 3);
 	ballot_msg vote = {.type = BALLOT_MSG_VOTE, .from = 1, .to = 2, .term = 1};
 	ballot_raft_step(rh_raft(&c, 2), &vote);
@@ -353,7 +353,7 @@ static void snapshot_with_impossible_configuration_is_dropped(void **state)
 static void snapshot_chunk_out_of_order_is_refused(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	follower_of_one(&c);
 	ballot_msg m = {.type = BALLOT_MSG_SNAPSHOT, .from = 1, .to = 2, .term = 1, .snap_index = 9,
 			.snap_term = 1, .offset = 4, .done = true};
@@ -387,5 +387,5 @@ int main(void)
 		cmocka_unit_test(ack_beyond_leaders_log_is_dropped),
 		cmocka_unit_test(snapshot_with_impossible_configuration_is_dropped),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, rh_free_leftovers);
 }

@@ -27,7 +27,7 @@ static const char *const ten[] = {"v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7"
 static void compact_drops_entries_and_keeps_terms(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 3);
 	rh_elect(&c, 1);
 	propose_all(&c, 1, ten, 5);
@@ -67,7 +67,7 @@ static void lagging_follower_receives_snapshot_in_chunks(void **state)
 	ballot_raft_options o;
 	ballot_raft_options_default(&o, 1);
 	o.snapshot_chunk_bytes = 4;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init_opts(&c, 3, &o, 1);
 	rh_elect(&c, 1);
 	rh_run(&c, 1);
@@ -111,7 +111,7 @@ static void lagging_follower_receives_snapshot_in_chunks(void **state)
 static void snapshot_install_resets_follower_log_and_commit(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 3);
 	rh_elect(&c, 3);
 	rh_run(&c, 1);
@@ -157,7 +157,7 @@ static void snapshot_install_resets_follower_log_and_commit(void **state)
 static void restart_from_snapshot_and_entries_recovers_state(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 3);
 	rh_elect(&c, 1);
 	propose_all(&c, 1, ten, 4);
@@ -201,7 +201,7 @@ static void snapshot_in_chunks_completes_while_heartbeats_continue(void **state)
 	ballot_raft_options o;
 	ballot_raft_options_default(&o, 1);
 	o.snapshot_chunk_bytes = 4;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init_opts(&c, 3, &o, 1);
 	rh_elect(&c, 1);
 	rh_run(&c, 1);
@@ -231,5 +231,5 @@ int main(void)
 		cmocka_unit_test(restart_from_snapshot_and_entries_recovers_state),
 		cmocka_unit_test(snapshot_in_chunks_completes_while_heartbeats_continue),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, rh_free_leftovers);
 }

@@ -16,7 +16,7 @@ static int transfer(rh_cluster *c, uint64_t leader, uint64_t to)
 static void leadership_transfer_to_up_to_date_follower(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 3);
 	rh_elect(&c, 1);
 	rh_run(&c, 2);
@@ -41,7 +41,7 @@ static void leadership_transfer_to_up_to_date_follower(void **state)
 static void transfer_waits_for_target_to_catch_up(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 3);
 	rh_elect(&c, 1);
 	rh_run(&c, 1);
@@ -73,7 +73,7 @@ static void transfer_waits_for_target_to_catch_up(void **state)
 static void transfer_aborts_after_election_timeout(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 3);
 	rh_elect(&c, 1);
 	rh_run(&c, 1);
@@ -100,7 +100,7 @@ static void transfer_aborts_after_election_timeout(void **state)
 static void proposals_refused_during_transfer(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init(&c, 3);
 	rh_elect(&c, 1);
 	rh_run(&c, 1);
@@ -124,7 +124,7 @@ static void proposals_refused_during_transfer(void **state)
 static void transfer_to_self_learner_or_from_follower(void **state)
 {
 	(void)state;
-	rh_cluster c;
+	static rh_cluster c;
 	rh_init_empty(&c, NULL, 1);
 	ballot_config cfg = rh_config_voters(3);
 	cfg.members[2].role = BALLOT_MEMBER_LEARNER;
@@ -151,5 +151,5 @@ int main(void)
 		cmocka_unit_test(proposals_refused_during_transfer),
 		cmocka_unit_test(transfer_to_self_learner_or_from_follower),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, rh_free_leftovers);
 }
