@@ -181,6 +181,39 @@ static void removed_leader_steps_down_after_commit(void **state)
 	rh_free(&c);
 }
 
+/* Thesis §4.1: a server uses the latest configuration in its log, committed or not; "a log
+ * entry for a configuration change can be removed (if leadership changes); in this case, a
+ * server must be prepared to fall back to the previous configuration in its log." */
+static void overwritten_configuration_entry_falls_back_to_the_previous(void **state)
+{
+	(void)state;
+	static rh_cluster c;
+	rh_init(&c, 3);
+	rh_elect(&c, 1);
+	rh_run(&c, 1);
+	rh_isolate(&c, 1);
+	assert_int_equal(add_learner(&c, 1, 4), 0);
+	assert_non_null(member(&c, 1, 4)); /* in effect at once, uncommitted */
+	/* 2 and 3 move on under 2, in term 2. */
+	rh_tick_n(&c, 3, E);
+	rh_drop(&c, 3, 0, 0);
+	rh_campaign(&c, 2);
+	rh_deliver_all(&c);
+	assert_int_equal(rh_role(&c, 2), BALLOT_ROLE_LEADER);
+	assert_int_equal(rh_propose(&c, 2, "x", NULL), 0);
+	rh_deliver_all(&c);
+	rh_heal(&c);
+	rh_run(&c, 3);
+	assert_int_equal(rh_role(&c, 1), BALLOT_ROLE_FOLLOWER);
+	assert_int_equal(rh_last(&c, 1), rh_last(&c, 2));
+	assert_null(member(&c, 1, 4));
+	ballot_raft_status st = rh_status(&c, 1);
+	assert_int_equal(st.config.count, 3);
+	assert_int_equal(ballot_config_voters(&st.config), 3);
+	assert_string_equal(rh_sm(&c, 1), "x");
+	rh_free(&c);
+}
+
 static void remove_last_voter_refused(void **state)
 {
 	(void)state;
@@ -322,6 +355,7 @@ int main(void)
 		cmocka_unit_test(one_membership_change_at_a_time),
 		cmocka_unit_test(membership_change_waits_for_leader_commit_in_term),
 		cmocka_unit_test(removed_leader_steps_down_after_commit),
+		cmocka_unit_test(overwritten_configuration_entry_falls_back_to_the_previous),
 		cmocka_unit_test(remove_last_voter_refused),
 		cmocka_unit_test(config_encode_decode_round_trip),
 		cmocka_unit_test(config_decode_rejects_corrupt_bytes),

@@ -222,6 +222,45 @@ static void snapshot_in_chunks_completes_while_heartbeats_continue(void **state)
 	rh_free(&c);
 }
 
+/* Raft assumes the network may duplicate messages. A chunk delivered twice is answered
+ * without undoing the transfer, and the leader sends each chunk once per answer: the
+ * snapshot still arrives, and the traffic dies down. */
+static void duplicated_snapshot_chunk_does_not_restart_the_transfer(void **state)
+{
+	(void)state;
+	ballot_raft_options o;
+	ballot_raft_options_default(&o, 1);
+	o.snapshot_chunk_bytes = 4;
+	static rh_cluster c;
+	rh_init_opts(&c, 3, &o, 1);
+	rh_elect(&c, 1);
+	rh_run(&c, 1);
+	rh_isolate(&c, 3);
+	propose_all(&c, 1, ten, 10);
+	assert_int_equal(rh_compact(&c, 1, 11), 0);
+	rh_heal(&c);
+	rh_drop(&c, 0, 0, 0);
+	rh_tick(&c, 1);
+	/* Deliver one hop at a time until the second chunk is on its way; send it twice. */
+	const ballot_msg *chunk = NULL;
+	for (unsigned pass = 0; pass < 20 && chunk == NULL; pass++) {
+		rh_deliver(&c, 0, 0, 0);
+		for (size_t k = 0; (chunk = rh_wire_find(&c, 1, 3, BALLOT_MSG_SNAPSHOT, k)) != NULL; k++) {
+			if (chunk->offset == 4)
+				break;
+		}
+	}
+	assert_non_null(chunk);
+	ballot_msg *dup = ballot_msg_clone(chunk);
+	assert_non_null(dup);
+	rh_wire_push(&c, dup);
+	rh_deliver_all(&c);
+	assert_int_equal(c.nodes[3].snap_index, 11);
+	rh_run(&c, 2);
+	assert_string_equal(rh_sm(&c, 3), TEN_SM);
+	rh_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +269,7 @@ int main(void)
 		cmocka_unit_test(snapshot_install_resets_follower_log_and_commit),
 		cmocka_unit_test(restart_from_snapshot_and_entries_recovers_state),
 		cmocka_unit_test(snapshot_in_chunks_completes_while_heartbeats_continue),
+		cmocka_unit_test(duplicated_snapshot_chunk_does_not_restart_the_transfer),
 	};
 	return cmocka_run_group_tests(tests, NULL, rh_free_leftovers);
 }
