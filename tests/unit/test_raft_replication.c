@@ -527,6 +527,34 @@ static void proposal_refused_past_uncommitted_bytes_max(void **state)
 	rh_free(&c);
 }
 
+/* Configuration entries go through add/promote/remove, no-ops are the core's own, and no
+ * entry may exceed BALLOT_RAFT_ENTRY_BYTES_MAX. */
+static void proposal_of_other_entry_types_or_oversized_payload_refused(void **state)
+{
+	(void)state;
+	static rh_cluster c;
+	rh_init(&c, 1);
+	rh_campaign(&c, 1);
+	ballot_raft *r = rh_raft(&c, 1);
+	ballot_rbuf *small = ballot_rbuf_new("x", 1);
+	assert_int_equal(ballot_raft_propose(r, BALLOT_ENTRY_CONFIG, small, NULL, NULL), BALLOT_EINVAL);
+	assert_int_equal(ballot_raft_propose(r, BALLOT_ENTRY_NOOP, small, NULL, NULL), BALLOT_EINVAL);
+	assert_int_equal(ballot_raft_propose(r, 0, small, NULL, NULL), BALLOT_EINVAL);
+	ballot_rbuf_unref(small);
+	ballot_rbuf *big = ballot_rbuf_new(NULL, (size_t)BALLOT_RAFT_ENTRY_BYTES_MAX + 1);
+	assert_non_null(big);
+	assert_int_equal(ballot_raft_propose(r, BALLOT_ENTRY_NORMAL, big, NULL, NULL), BALLOT_ELIMIT);
+	ballot_rbuf_unref(big);
+	assert_int_equal(rh_last(&c, 1), 1);
+	/* An empty payload is a proposal like any other. */
+	uint64_t index = 0;
+	assert_int_equal(ballot_raft_propose(r, BALLOT_ENTRY_NORMAL, NULL, &index, NULL), 0);
+	assert_int_equal(index, 2);
+	rh_process(&c, 1);
+	assert_int_equal(rh_commit(&c, 1), 2);
+	rh_free(&c);
+}
+
 /* ---- the ready contract ------------------------------------------------------------------------ */
 
 static ballot_raft *lone_node(uint64_t id, unsigned voters, bool pre_vote)
@@ -663,6 +691,7 @@ int main(void)
 		cmocka_unit_test(commit_index_reaches_followers_by_heartbeat),
 		cmocka_unit_test(proposal_on_follower_returns_not_leader_with_hint),
 		cmocka_unit_test(proposal_refused_past_uncommitted_bytes_max),
+		cmocka_unit_test(proposal_of_other_entry_types_or_oversized_payload_refused),
 		cmocka_unit_test(persist_before_speak_votes_and_acks_wait_for_the_disk),
 		cmocka_unit_test(leader_counts_itself_only_after_advance),
 	};

@@ -191,6 +191,92 @@ static void crash_restart_keeps_term_and_vote(void **state)
 	rh_free(&c);
 }
 
+static int new_node(const ballot_raft_options *o, const ballot_raft_storage *st, ballot_errmsg *em)
+{
+	ballot_raft *r = NULL;
+	memset(em, 0, sizeof *em);
+	int rc = ballot_raft_new(&r, o, st, 1, em);
+	ballot_raft_free(r);
+	return rc;
+}
+
+/* ballot_raft_new refuses options outside their limits, with a message saying which. */
+static void options_out_of_range_are_refused(void **state)
+{
+	(void)state;
+	ballot_raft_storage st;
+	memset(&st, 0, sizeof st);
+	st.snap_config = rh_config_voters(3);
+	ballot_errmsg em;
+	ballot_raft_options o;
+	ballot_raft_options_default(&o, 1);
+	assert_int_equal(new_node(&o, &st, &em), 0);
+	ballot_raft_options bad = o;
+	bad.id = 0;
+	assert_int_equal(new_node(&bad, &st, &em), BALLOT_EINVAL);
+	assert_true(em.text[0] != '\0');
+	bad = o;
+	bad.heartbeat_ticks = 0;
+	assert_int_equal(new_node(&bad, &st, &em), BALLOT_EINVAL);
+	bad = o;
+	bad.election_ticks = bad.heartbeat_ticks;
+	assert_int_equal(new_node(&bad, &st, &em), BALLOT_EINVAL);
+	bad = o;
+	bad.batch_bytes = 0;
+	assert_int_equal(new_node(&bad, &st, &em), BALLOT_EINVAL);
+	bad.batch_bytes = BALLOT_RAFT_BATCH_BYTES_MAX + 1;
+	assert_int_equal(new_node(&bad, &st, &em), BALLOT_EINVAL);
+	bad = o;
+	bad.inflight_max = 0;
+	assert_int_equal(new_node(&bad, &st, &em), BALLOT_EINVAL);
+	bad.inflight_max = BALLOT_RAFT_INFLIGHT_MAX + 1;
+	assert_int_equal(new_node(&bad, &st, &em), BALLOT_EINVAL);
+	bad = o;
+	bad.snapshot_chunk_bytes = 0;
+	assert_int_equal(new_node(&bad, &st, &em), BALLOT_EINVAL);
+	bad = o;
+	bad.uncommitted_bytes_max = 0;
+	assert_int_equal(new_node(&bad, &st, &em), BALLOT_EINVAL);
+}
+
+/* ballot_raft_new refuses a stored state that breaks an invariant: entries out of order,
+ * terms going back or above the hard state's term, a snapshot position without data. */
+static void inconsistent_storage_is_refused(void **state)
+{
+	(void)state;
+	ballot_raft_options o;
+	ballot_raft_options_default(&o, 1);
+	ballot_raft_storage st;
+	memset(&st, 0, sizeof st);
+	st.snap_config = rh_config_voters(3);
+	st.hard_state.term = 3;
+	ballot_entry e[3] = {{.term = 1, .index = 1, .type = BALLOT_ENTRY_NOOP},
+			     {.term = 2, .index = 2, .type = BALLOT_ENTRY_NOOP},
+			     {.term = 3, .index = 3, .type = BALLOT_ENTRY_NOOP}};
+	st.entries = e;
+	st.entry_count = 3;
+	ballot_errmsg em;
+	assert_int_equal(new_node(&o, &st, &em), 0);
+	e[2].index = 4; /* a gap */
+	assert_int_equal(new_node(&o, &st, &em), BALLOT_EINVAL);
+	assert_true(em.text[0] != '\0');
+	e[2].index = 3;
+	e[2].term = 1; /* terms go back */
+	assert_int_equal(new_node(&o, &st, &em), BALLOT_EINVAL);
+	e[2].term = 4; /* above the hard state's term */
+	assert_int_equal(new_node(&o, &st, &em), BALLOT_EINVAL);
+	e[2].term = 3;
+	st.snap_index = 5; /* entries must follow the snapshot */
+	st.snap_term = 3;
+	st.snap_data = ballot_rbuf_new("s", 1);
+	assert_int_equal(new_node(&o, &st, &em), BALLOT_EINVAL);
+	st.entry_count = 0;
+	assert_int_equal(new_node(&o, &st, &em), 0);
+	ballot_rbuf_unref(st.snap_data);
+	st.snap_data = NULL; /* a snapshot position, no snapshot */
+	assert_int_equal(new_node(&o, &st, &em), BALLOT_EINVAL);
+}
+
 /* ---- hostile input that must not break the core (run in a child) ------------------------ */
 
 /* Checks failed in the child, one bit each (cmocka's longjmp belongs to the parent). */
@@ -383,6 +469,8 @@ int main(void)
 		cmocka_unit_test(message_from_self_or_to_other_is_dropped),
 		cmocka_unit_test(crash_restart_keeps_term_and_vote),
 		cmocka_unit_test(snapshot_chunk_out_of_order_is_refused),
+		cmocka_unit_test(options_out_of_range_are_refused),
+		cmocka_unit_test(inconsistent_storage_is_refused),
 		cmocka_unit_test(append_from_another_leader_of_our_term_is_dropped),
 		cmocka_unit_test(ack_beyond_leaders_log_is_dropped),
 		cmocka_unit_test(snapshot_with_impossible_configuration_is_dropped),
