@@ -330,13 +330,11 @@ static void election_timeout_is_randomized_between_e_and_2e(void **state)
 		rh_isolate(&c, 1);
 		for (int wait = 0; wait < 3; wait++) {
 			unsigned ticks = 0;
-			ballot_role before = rh_role(&c, 1);
-			uint64_t prevotes = rh_sent_count(&c, 1, 2, BALLOT_MSG_PREVOTE);
+			size_t prevotes = rh_sent_count(&c, 1, 2, BALLOT_MSG_PREVOTE);
 			do {
 				rh_tick(&c, 1);
 				ticks++;
 			} while (rh_sent_count(&c, 1, 2, BALLOT_MSG_PREVOTE) == prevotes && ticks <= 2 * E);
-			(void)before;
 			if (ticks < E || ticks >= 2 * E)
 				RH_FAIL("seed %llu: timeout after %u ticks, outside [%d, %d)", (unsigned long long)seed,
 					ticks, E, 2 * E);
