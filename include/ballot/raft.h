@@ -222,13 +222,17 @@ void ballot_raft_free(ballot_raft *r);
 /* One unit of logical time. */
 void ballot_raft_tick(ballot_raft *r);
 
-/* Handles a message from a peer (borrowed). A message from an unknown or removed node, or
- * one that is malformed, is dropped and counted; it never breaks the core. */
+/* Handles a message from a peer (borrowed). A malformed or impossible message (bad shape,
+ * an acknowledgement of entries never sent, a second leader in our term, a response from a
+ * node that is not a member) is dropped and counted; it never breaks the core. Requests
+ * and appends are handled without consulting the configuration (thesis §4.1: a server
+ * accepts a leader or grants a vote outside its current configuration, so a joining or
+ * lagging node can follow), which pre-vote and check-quorum keep from disrupting. */
 void ballot_raft_step(ballot_raft *r, const ballot_msg *m);
 
 /* Proposes an entry (the core takes a reference on data). On the leader, returns 0 and the
  * entry's index and term: the proposal took effect iff the entry applied at that index has
- * that term. Otherwise BALLOT_ENOTLEADER (leader hint in *leader if known), BALLOT_EBUSY
+ * that term. Otherwise BALLOT_ENOTLEADER (status.leader hints at the leader), BALLOT_EBUSY
  * (leadership transfer under way, or a membership change pending), or BALLOT_ELIMIT (too
  * many uncommitted bytes, or the entry is larger than BALLOT_RAFT_ENTRY_BYTES_MAX). */
 int ballot_raft_propose(ballot_raft *r, uint8_t type, ballot_rbuf *data, uint64_t *index, uint64_t *term);

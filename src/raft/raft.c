@@ -811,20 +811,21 @@ static void handle_append_response(ballot_raft *r, const ballot_msg *m)
 		send_append(r, pr);
 		goto after;
 	}
-	if (m->match_index > pr->match) {
+	if (m->match_index > raft_log_last(&r->log)) {
+		r->dropped++; /* it claims entries we never sent: not to be believed */
+		goto after;
+	}
+	bool progressed = m->match_index > pr->match;
+	if (progressed) {
 		pr->match = m->match_index;
 		if (pr->next <= pr->match)
 			pr->next = pr->match + 1;
-		if (pr->state == PROGRESS_PROBE)
-			become_replicate(pr);
-		else if (pr->state == PROGRESS_REPLICATE)
-			inflight_free_to(pr, pr->match);
-		if (maybe_commit(r))
-			after_commit(r);
-		if (r->role != BALLOT_ROLE_LEADER)
-			return;
-	} else if (pr->state == PROGRESS_PROBE) {
-		pr->probe_sent = false;
+	}
+	if (pr->state == PROGRESS_PROBE && m->match_index >= pr->match) {
+		/* The probe found where the logs agree: pipeline from there (etcd does too). */
+		become_replicate(pr);
+	} else if (pr->state == PROGRESS_REPLICATE && progressed) {
+		inflight_free_to(pr, pr->match);
 	} else if (m->heartbeat && pr->state == PROGRESS_REPLICATE && pr->match < raft_log_last(&r->log)) {
 		/* A heartbeat answered, no progress, and behind: an append may have been lost.
 		 * Make room and send one that the follower will either extend or reject. Only
@@ -833,6 +834,11 @@ static void handle_append_response(ballot_raft *r, const ballot_msg *m)
 			inflight_free_to(pr, pr->inflight_last[pr->inflight_head]);
 		send_append_ex(r, pr, true);
 		goto after;
+	}
+	if (progressed && maybe_commit(r)) {
+		after_commit(r);
+		if (r->role != BALLOT_ROLE_LEADER)
+			return;
 	}
 	if (r->transfer_target == pr->id && pr->match == raft_log_last(&r->log))
 		send_timeout_now(r, pr->id);
@@ -1005,13 +1011,36 @@ static void reply_snapshot(ballot_raft *r, const ballot_msg *m, bool success, bo
 	send(r, resp);
 }
 
-/* Adds a chunk to the snapshot being received. Returns 0 (added), 1 (already held), or a
- * negative code (out of order, too large). */
+/* Whether a configuration from a peer is one we could have made: within the member limit,
+ * positive unique ids, known roles. */
+static bool config_valid(const ballot_config *c)
+{
+	if (c->count > BALLOT_RAFT_MEMBERS_MAX)
+		return false;
+	for (unsigned i = 0; i < c->count; i++) {
+		const ballot_member *m = &c->members[i];
+		if (m->id == 0 || (m->role != BALLOT_MEMBER_VOTER && m->role != BALLOT_MEMBER_LEARNER))
+			return false;
+		if (memchr(m->address, '\0', sizeof m->address) == NULL)
+			return false;
+		for (unsigned k = 0; k < i; k++) {
+			if (c->members[k].id == m->id)
+				return false;
+		}
+	}
+	return true;
+}
+
+/* Adds a chunk to the snapshot being received. Returns 0 (added), 1 (already held),
+ * BALLOT_ECORRUPT (an impossible configuration), or another negative code (out of order,
+ * too large: the leader starts over). */
 static int assemble_chunk(ballot_raft *r, const ballot_msg *m)
 {
 	if (m->offset == 0) {
 		if (m->snap_config == NULL)
 			return BALLOT_EINVAL;
+		if (!config_valid(m->snap_config))
+			return BALLOT_ECORRUPT;
 		r->in_snap_active = true;
 		r->in_snap_index = m->snap_index;
 		r->in_snap_term = m->snap_term;
@@ -1073,6 +1102,10 @@ static void handle_snapshot(ballot_raft *r, const ballot_msg *m)
 		return;
 	}
 	int rc = assemble_chunk(r, m);
+	if (rc == BALLOT_ECORRUPT) {
+		r->dropped++; /* malformed: no answer, nothing installed */
+		return;
+	}
 	if (rc < 0) {
 		r->in_snap_active = false;
 		reply_snapshot(r, m, false, false, 0, 0);
@@ -1421,8 +1454,9 @@ static void step_leader(ballot_raft *r, const ballot_msg *m)
 		break;
 	case BALLOT_MSG_APPEND:
 	case BALLOT_MSG_SNAPSHOT:
-		/* Election Safety: two leaders in one term cannot be. */
-		BALLOT_ASSERT(m->from == r->id);
+		/* Election Safety says another leader of our term cannot be: the message is
+		 * forged or broken. Drop it; the simulator's checks catch the real thing. */
+		r->dropped++;
 		break;
 	default:
 		break;
@@ -1476,6 +1510,11 @@ void ballot_raft_step(ballot_raft *r, const ballot_msg *m)
 {
 	if (m->from == 0 || m->from == r->id || m->to != r->id || m->type == 0 ||
 	    m->type >= BALLOT_MSG_TYPE_COUNT_) {
+		r->dropped++;
+		return;
+	}
+	/* A malformed append is dropped before it can move our term. */
+	if (m->type == BALLOT_MSG_APPEND && !append_well_formed(m)) {
 		r->dropped++;
 		return;
 	}

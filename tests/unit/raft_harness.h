@@ -544,6 +544,7 @@ RH_API void rh_init_empty(rh_cluster *c, const ballot_raft_options *base, uint64
 		c->base = *base;
 	else
 		ballot_raft_options_default(&c->base, 1);
+	c->base.compact_keep_entries = 0; /* compaction drops everything it covers */
 	c->seed = seed;
 }
 
