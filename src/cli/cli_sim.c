@@ -29,6 +29,7 @@ static const char sim_usage[] =
 	"                    transfer, snapshot; or all (default) or none\n"
 	"  --duration TICKS  bound on the fault phase in Raft ticks of 10 ms (default 60000)\n"
 	"  --history FILE    write the clients' history as JSONL (see docs/history.md)\n"
+	"  --stop            stop at the first seed with a violation\n"
 	"  --trace           print every event to stderr\n"
 #ifdef BALLOT_CANARIES
 	"  --canary NAME     switch on a known bug (list: --canary list); test builds only\n"
@@ -55,6 +56,7 @@ typedef struct sim_args {
 	uint64_t first, last;
 	const char *faults_text;
 	const char *canary;
+	bool stop_on_violation;
 } sim_args;
 
 static bool parse_seeds(const char *arg, uint64_t *first, uint64_t *last)
@@ -88,6 +90,7 @@ static int parse_args(int argc, char **argv, sim_args *a)
 	a->first = a->last = 1;
 	a->faults_text = "all";
 	a->canary = NULL;
+	a->stop_on_violation = false;
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];
 		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
@@ -96,6 +99,10 @@ static int parse_args(int argc, char **argv, sim_args *a)
 		}
 		if (strcmp(arg, "--trace") == 0) {
 			a->opts.trace = stderr;
+			continue;
+		}
+		if (strcmp(arg, "--stop") == 0) {
+			a->stop_on_violation = true;
 			continue;
 		}
 		const char *eq = strchr(arg, '=');
@@ -250,7 +257,7 @@ int cli_sim(int argc, char **argv)
 			print_replay(&a, seed);
 		}
 		fflush(stdout);
-		if (seed == a.last)
+		if (seed == a.last || (res.violations && a.stop_on_violation))
 			break;
 	}
 	printf("%llu seeds, %llu violations\n", (unsigned long long)seeds, (unsigned long long)violations);
