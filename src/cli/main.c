@@ -14,6 +14,7 @@ static const char usage[] =
 	"commands:\n"
 	"  vote          run N versions of a program on one input and vote on their outputs\n"
 	"  reliability   the arithmetic of redundancy: NMR, availability, quorums, MTTF\n"
+	"  check         is a history of operations on a key-value map linearizable?\n"
 	"  help          this text; `ballot COMMAND --help` for a command's flags\n"
 	"  version       print the version\n";
 
@@ -44,6 +45,8 @@ int main(int argc, char **argv)
 		return cli_vote(argc - 1, argv + 1);
 	if (strcmp(cmd, "reliability") == 0)
 		return cli_reliability(argc - 1, argv + 1);
+	if (strcmp(cmd, "check") == 0)
+		return cli_check(argc - 1, argv + 1);
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		fputs(usage, stdout);
 		return CLI_EXIT_OK;
