@@ -198,11 +198,17 @@ typedef struct ballot_check_result {
 
 	/* NOT_LINEARIZABLE: the smallest window found, as indexes of operations (ascending,
 	 * i.e. in invoke order) on that key: the operations that completed after the cut at
-	 * its start and were invoked before the cut at its end. No order of them explains
-	 * their results (from an absent key when window_from_start, else from any value), so
+	 * its start and were invoked before the cut at its end (failed operations other than
+	 * cas, which did not happen, and reads of unknown outcome are left out). No order of
+	 * them explains their results (from an absent key when window_from_start, else from
+	 * any value), whether or not the operations that span a cut take effect inside it, so
 	 * they are a witness by themselves. Owned by the result. */
 	size_t *window;
 	size_t window_len;
+	/* Operations with an unknown outcome (info or never completed) invoked before the
+	 * window: they belong to the witness, which lets each take effect anywhere in it or
+	 * not at all, but are only counted here, not listed in `window`. */
+	size_t window_unknown_earlier;
 	size_t blocked_op;      /* the operation the search got furthest without placing */
 	bool window_from_start; /* the window begins with the key's first operation */
 	bool window_minimal;    /* false: a bound cut the shrinking short; still a witness */

@@ -100,88 +100,143 @@ static void free_keys(const ballot_history *h, check_budget *b, key_index *ki)
 	budget_free(b, ki->start, (h->key_count + 1) * sizeof *ki->start);
 }
 
-/* A probe of one window during shrinking: true when it certainly fails. A probe that ran
- * into the memory bound frees what it held, so later (smaller) probes may still fit; the
- * steps and time bounds stay reached. */
-static bool probe_fails(const ballot_history *h, const uint32_t *ops, size_t n, uint64_t t,
-			uint64_t u, check_budget *b, uint32_t *blocked, bool *minimal)
+/* How a key's search is paced (see decide_key): tuning, not limits. The first slice of
+ * steps before the search looks for a local violation, per operation and at least; and
+ * the probes of windows ending at the op where the search got stuck: how far back they
+ * reach (in returns) and how many steps each may take, per required op and at least. */
+#define SLICE_STEPS_PER_OP 100u
+#define SLICE_STEPS_MIN 1000000u
+#define PROBE_RETURNS_MAX 4096u
+#define PROBE_STEPS_PER_OP 1000u
+#define PROBE_STEPS_MIN 100000u
+
+/* One key being decided. */
+typedef struct key_ctx {
+	const ballot_history *h;
+	const uint32_t *ops; /* the key's ops, in invoke order */
+	size_t n;
+	check_budget *b;
+	uint64_t *rets; /* return positions of required ops (ok, failed cas), ascending */
+	size_t m;
+	bool minimal; /* false once a probe gave up */
+} key_ctx;
+
+typedef enum probe_result { PROBE_PASSES, PROBE_FAILS } probe_result;
+
+/* Searches the window (t, u) with at most cap steps. A probe that gives up counts as
+ * passing (so every window reported fails for certain): one cut short by its cap or by
+ * memory (which it frees) leaves the budget usable; time and the caller's step bound stay
+ * reached. */
+static probe_result probe(key_ctx *kc, uint64_t t, uint64_t u, uint64_t cap, uint32_t *blocked)
 {
+	check_budget *b = kc->b;
+	uint64_t steps_max = b->steps_max;
+	if (cap < steps_max - b->steps)
+		b->steps_max = b->steps + cap;
 	uint32_t blocked_here;
-	search_outcome o = search_key(h, ops, n, t, u, b, &blocked_here);
+	uint64_t pos;
+	search_outcome o = search_key(kc->h, kc->ops, kc->n, t, u, b, &blocked_here, &pos);
+	bool capped = b->steps_max != steps_max;
+	b->steps_max = steps_max;
 	if (o == SEARCH_GAVE_UP) {
-		*minimal = false;
-		if (b->hit == BALLOT_CHECK_BOUND_MEMORY)
+		kc->minimal = false;
+		if (b->hit == BALLOT_CHECK_BOUND_MEMORY || (b->hit == BALLOT_CHECK_BOUND_STEPS && capped))
 			b->hit = BALLOT_CHECK_BOUND_NONE;
-		return false;
+		return PROBE_PASSES;
 	}
-	if (o == SEARCH_NOT_LINEARIZABLE) {
-		*blocked = blocked_here;
-		return true;
-	}
-	return false;
+	if (o != SEARCH_NOT_LINEARIZABLE)
+		return PROBE_PASSES;
+	*blocked = blocked_here;
+	return PROBE_FAILS;
 }
 
-static int cmp_u64(const void *a, const void *b)
+/* The count of required returns before position u. */
+static size_t returns_before(const key_ctx *kc, uint64_t u)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
+	size_t lo = 0, hi = kc->m;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (kc->rets[mid] < u)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
-/* Shrinks the failing history of one key to a window (t, u) and fills the result. */
-static int shrink(const ballot_history *h, const uint32_t *ops, size_t n, check_budget *b,
-		  uint32_t blocked, ballot_check_result *result)
+/* Violations are local in practice: a stale read contradicts a few writes just before it.
+ * Proving that with the whole history means exhausting every order of everything before
+ * it, which info operations make enormous; a window that fails proves it alone. So try
+ * windows that end just after the op where the search got stuck (returning at pos),
+ * reaching back 1, 2, 4, ... returns, for at most about `total` steps in all. On success,
+ * (*t, *u) fails. */
+static bool find_local_window(key_ctx *kc, uint64_t pos, uint64_t total, uint64_t *t, uint64_t *u,
+			      uint32_t *blocked)
 {
-	bool minimal = true;
-	uint64_t t = 0, u = SEARCH_WINDOW_END;
-	size_t m = 0;
-	uint64_t *rets = budget_alloc(b, (n ? n : 1) * sizeof *rets);
-	if (rets == NULL) {
-		if (b->hit == BALLOT_CHECK_BOUND_MEMORY)
-			b->hit = BALLOT_CHECK_BOUND_NONE;
-		minimal = false;
-	} else {
-		for (size_t i = 0; i < n; i++) {
-			const hop *op = &h->ops[ops[i]];
-			if (op->outcome == BALLOT_EVENT_OK ||
-			    (op->outcome == BALLOT_EVENT_FAIL && op->f == BALLOT_OP_CAS))
-				rets[m++] = op->ret_pos;
+	uint64_t first_step = kc->b->steps;
+	uint64_t end = pos + 1;
+	size_t count = returns_before(kc, end); /* rets[count - 1] == pos */
+	for (size_t back = 1;; back *= 2) {
+		if (back > count)
+			back = count; /* the last round tries the whole prefix */
+		uint64_t start = back < count ? kc->rets[count - 1 - back] : 0;
+		uint64_t cap = PROBE_STEPS_MIN + (uint64_t)PROBE_STEPS_PER_OP * back;
+		if (kc->b->steps - first_step >= total)
+			return false;
+		if (probe(kc, start, end, cap, blocked) == PROBE_FAILS) {
+			*t = start;
+			*u = end;
+			return true;
 		}
-		qsort(rets, m, sizeof *rets, cmp_u64);
-
-		/* The end: the earliest return whose prefix fails (index m: the whole history). */
-		size_t lo = 0, hi = m;
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-			if (probe_fails(h, ops, n, 0, rets[mid] + 1, b, &blocked, &minimal))
-				hi = mid;
-			else
-				lo = mid + 1;
-		}
-		u = hi == m ? SEARCH_WINDOW_END : rets[hi] + 1;
-
-		/* The start: the latest cut at a return (0: none) after which it still fails. */
-		size_t count = 0;
-		while (count < m && rets[count] < u)
-			count++;
-		lo = 0;
-		hi = count; /* candidate j: cut at rets[j - 1]; candidate 0: no cut */
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo + 1) / 2;
-			if (probe_fails(h, ops, n, rets[mid - 1], u, b, &blocked, &minimal))
-				lo = mid;
-			else
-				hi = mid - 1;
-		}
-		t = lo == 0 ? 0 : rets[lo - 1];
-		budget_free(b, rets, (n ? n : 1) * sizeof *rets);
+		if (back == count || back >= PROBE_RETURNS_MAX)
+			return false;
 	}
+}
 
+/* Shrinks a failing window (t, u) of the key: first the earliest end, then the latest
+ * start, each by binary search over the returns (failing is monotone). */
+static void shrink(key_ctx *kc, uint64_t *t, uint64_t *u, uint32_t *blocked, uint64_t cap)
+{
+	size_t first = returns_before(kc, *t + 1); /* rets[first..] > t */
+	size_t last = returns_before(kc, *u);      /* rets[..last) < u */
+
+	/* The end: the earliest return r with (t, r + 1) failing; index last is u itself. */
+	size_t lo = first, hi = last;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (probe(kc, *t, kc->rets[mid] + 1, cap, blocked) == PROBE_FAILS)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	if (hi < last)
+		*u = kc->rets[hi] + 1;
+	last = returns_before(kc, *u);
+
+	/* The start: the latest cut at a return with (cut, u) failing; candidate i cuts at
+	 * rets[first + i - 1], candidate 0 is t itself. */
+	lo = 0;
+	hi = last > first ? last - first : 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo + 1) / 2;
+		if (probe(kc, kc->rets[first + mid - 1], *u, cap, blocked) == PROBE_FAILS)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	if (lo > 0)
+		*t = kc->rets[first + lo - 1];
+}
+
+static int fill_window(const key_ctx *kc, uint64_t t, uint64_t u, uint32_t blocked,
+		       ballot_check_result *result)
+{
 	size_t len = 0;
-	result->window = malloc((n ? n : 1) * sizeof *result->window);
+	result->window = malloc((kc->n ? kc->n : 1) * sizeof *result->window);
 	if (result->window == NULL)
 		return BALLOT_ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		const hop *op = &h->ops[ops[i]];
+	for (size_t i = 0; i < kc->n; i++) {
+		const hop *op = &kc->h->ops[kc->ops[i]];
 		if (op->call_pos >= u)
 			break;
 		if (op->ret_pos <= t)
@@ -190,13 +245,96 @@ static int shrink(const ballot_history *h, const uint32_t *ops, size_t n, check_
 			continue; /* it did not happen */
 		if (op->f == BALLOT_OP_READ && op->outcome != BALLOT_EVENT_OK)
 			continue; /* no effect and no result */
-		result->window[len++] = ops[i];
+		if (op->call_pos < t && op->ret_pos == HISTORY_NEVER) {
+			result->window_unknown_earlier++; /* info from before the window: counted */
+			continue;
+		}
+		result->window[len++] = kc->ops[i];
 	}
 	result->window_len = len;
 	result->blocked_op = blocked;
 	result->window_from_start = t == 0;
-	result->window_minimal = minimal;
+	result->window_minimal = kc->minimal;
 	return 0;
+}
+
+/* Decides one key. The whole-history search runs in slices; after each slice in which it
+ * got stuck somewhere new, windows ending there are probed, and a failing one settles the
+ * key. A violation found either way is shrunk before it is reported. */
+static search_outcome decide_key(key_ctx *kc, ballot_check_result *result, int *rc)
+{
+	check_budget *b = kc->b;
+	uint64_t start_steps = b->steps;
+	search *s = search_new(kc->h, kc->ops, kc->n, 0, SEARCH_WINDOW_END, b);
+	if (s == NULL)
+		return SEARCH_GAVE_UP;
+	uint64_t slice = (uint64_t)SLICE_STEPS_PER_OP * kc->n;
+	if (slice < SLICE_STEPS_MIN)
+		slice = SLICE_STEPS_MIN;
+	uint64_t probed_pos = 0;
+	uint64_t t = 0, u = SEARCH_WINDOW_END;
+	uint32_t blocked = 0;
+	uint64_t pos = 0;
+	bool local = false;
+	search_outcome o;
+	for (;;) {
+		uint64_t pause = UINT64_MAX - b->steps > slice ? b->steps + slice : UINT64_MAX;
+		o = search_run(s, pause);
+		if (o != SEARCH_PAUSED)
+			break;
+		if (search_blocked(s, &blocked, &pos) && pos != probed_pos) {
+			probed_pos = pos;
+			/* Probing may take as many steps as the slice just run: at most half the work. */
+			if (find_local_window(kc, pos, slice, &t, &u, &blocked)) {
+				local = true;
+				o = SEARCH_NOT_LINEARIZABLE;
+				break;
+			}
+		}
+		if (b->hit != BALLOT_CHECK_BOUND_NONE) {
+			o = SEARCH_GAVE_UP;
+			break;
+		}
+		slice = slice > UINT64_MAX / 2 ? UINT64_MAX : slice * 2;
+	}
+	if (o == SEARCH_NOT_LINEARIZABLE && !local) {
+		bool found = search_blocked(s, &blocked, &pos);
+		BALLOT_ASSERT(found); /* a failed search ran out of candidates somewhere */
+	}
+	search_free(s);
+	if (o != SEARCH_NOT_LINEARIZABLE)
+		return o;
+
+	/* Shrinking probes may take twice what deciding took (a failing prefix costs about as
+	 * much as the whole search did), and at least a probe's minimum. */
+	uint64_t cap = 2 * (b->steps - start_steps) + PROBE_STEPS_MIN;
+	if (!local && pos != probed_pos && find_local_window(kc, pos, cap, &t, &u, &blocked))
+		local = true;
+	shrink(kc, &t, &u, &blocked, cap);
+	*rc = fill_window(kc, t, u, blocked, result);
+	return SEARCH_NOT_LINEARIZABLE;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The sorted returns of the key's required ops, for the windows; NULL when out of memory. */
+static bool collect_returns(key_ctx *kc)
+{
+	kc->rets = budget_alloc(kc->b, (kc->n ? kc->n : 1) * sizeof *kc->rets);
+	if (kc->rets == NULL)
+		return false;
+	kc->m = 0;
+	for (size_t i = 0; i < kc->n; i++) {
+		const hop *op = &kc->h->ops[kc->ops[i]];
+		if (op->outcome == BALLOT_EVENT_OK || (op->outcome == BALLOT_EVENT_FAIL && op->f == BALLOT_OP_CAS))
+			kc->rets[kc->m++] = op->ret_pos;
+	}
+	qsort(kc->rets, kc->m, sizeof *kc->rets, cmp_u64);
+	return true;
 }
 
 int ballot_check(const ballot_history *h, const ballot_check_limits *limits,
@@ -231,11 +369,13 @@ int ballot_check(const ballot_history *h, const ballot_check_limits *limits,
 	}
 	result->verdict = BALLOT_CHECK_LINEARIZABLE;
 	for (size_t k = 0; k < h->key_count; k++) {
-		const uint32_t *ops = ki.order + ki.start[k];
-		size_t n = ki.start[k + 1] - ki.start[k];
 		const hkey *key = &h->keys[k];
-		uint32_t blocked = 0;
-		search_outcome o = search_key(h, ops, n, 0, SEARCH_WINDOW_END, &b, &blocked);
+		key_ctx kc = {.h = h, .ops = ki.order + ki.start[k], .n = ki.start[k + 1] - ki.start[k],
+			      .b = &b, .minimal = true};
+		search_outcome o = SEARCH_GAVE_UP;
+		if (collect_returns(&kc))
+			o = decide_key(&kc, result, &rc);
+		budget_free(&b, kc.rets, (kc.n ? kc.n : 1) * sizeof *kc.rets);
 		if (o == SEARCH_LINEARIZABLE) {
 			result->keys_checked++;
 			continue;
@@ -245,13 +385,12 @@ int ballot_check(const ballot_history *h, const ballot_check_limits *limits,
 			result->bound = BALLOT_CHECK_BOUND_NONE;
 			result->key = history_bytes(h, key->off);
 			result->key_len = key->len;
-			rc = shrink(h, ops, n, &b, blocked, result);
 			break;
 		}
 		/* Gave up on this key; a later key may still be decided not linearizable. */
 		if (result->verdict != BALLOT_CHECK_UNKNOWN) {
 			result->verdict = BALLOT_CHECK_UNKNOWN;
-			result->bound = b.hit;
+			result->bound = b.hit != BALLOT_CHECK_BOUND_NONE ? b.hit : BALLOT_CHECK_BOUND_MEMORY;
 			result->key = history_bytes(h, key->off);
 			result->key_len = key->len;
 		}
@@ -395,6 +534,10 @@ size_t ballot_check_explain(const ballot_history *h, const ballot_check_result *
 				  r->window_len, first, last);
 		ballot_buf_puts(&b, r->window_from_start ? "starting from an absent key"
 							 : "whatever value the key had before them");
+		if (r->window_unknown_earlier > 0)
+			ballot_buf_printf(&b, ", even if any of the %zu operations with an unknown outcome invoked "
+					  "before them (not listed) took effect among them",
+					  r->window_unknown_earlier);
 		ballot_buf_puts(&b, ".\nThe search got furthest when it could not place ");
 		describe_op(&b, h, r->blocked_op);
 		ballot_buf_puts(&b, " before it returned.");

@@ -28,7 +28,8 @@
 
 #define VID_NULL 0u             /* the key is absent */
 #define VID_ANY 1u              /* any value at all (a window's start) */
-#define VID_FIRST 2u            /* the first interned byte string */
+#define VID_OTHER 2u            /* any value nothing observes (see simplify) */
+#define VID_FIRST 3u            /* the first interned byte string */
 #define VID_REJECT UINT32_MAX   /* the model refuses the operation here */
 #define VID_NOMEM (UINT32_MAX - 1) /* the memory bound was reached */
 #define NONE UINT32_MAX
@@ -367,6 +368,7 @@ typedef struct pop {
 	uint32_t bit;
 	uint32_t call_entry, ret_entry; /* required: entries in the main list */
 	uint32_t twin_prev;             /* optional: the previous optional op just like it */
+	uint32_t observes;              /* read: its result; cas: its expected value; else NONE */
 } pop;
 
 /* An entry of the main list: an invoke or a return of a required op. */
@@ -377,19 +379,36 @@ typedef struct entry {
 	uint64_t pos;
 } entry;
 
+/* The memo. One entry per (required ops placed, value); under it, the sets of optional ops
+ * placed with that pair, none a superset of another (see memo_add). */
+typedef struct opt_set {
+	struct opt_set *next;
+	uint32_t nopt; /* words, trailing zero words dropped */
+	uint64_t words[];
+} opt_set;
+
 typedef struct memo_entry {
 	uint64_t hash;
+	opt_set *sets;
 	uint32_t state;
-	uint32_t lo, nreq, nopt;
+	uint32_t lo, nreq;
 	uint64_t words[];
 } memo_entry;
+
+typedef struct cursor {
+	bool optional_phase;
+	bool dead_write_tried; /* optional phase: a write of a dead value was tried here */
+	uint32_t at;        /* an entry (required phase) or an op (optional phase) */
+	uint32_t first_ret; /* optional phase: the return entry that bounds the candidates */
+} cursor;
 
 typedef struct frame {
 	uint32_t op;
 	uint32_t state_before;
+	bool dead_write_tried; /* the cursor's, to go on from op when backtracking */
 } frame;
 
-typedef struct search {
+struct search {
 	const ballot_history *h;
 	check_budget *b;
 	arena ar;
@@ -406,7 +425,7 @@ typedef struct search {
 	uint64_t *words;
 	uint32_t req_words, opt_words;
 	uint32_t lo, hi; /* required region: first word not full; one past the last nonzero */
-	uint64_t zhash;
+	uint64_t zhash;  /* Zobrist hash of the required ops placed */
 
 	memo_entry **memo;
 	size_t memo_cap, memo_count;
@@ -416,7 +435,17 @@ typedef struct search {
 
 	uint64_t blocked_pos;
 	uint32_t blocked_op;
-} search;
+
+	/* With simplify's conditions (no incr, no append), the ops not yet placed that observe
+	 * each value id; a value with none left is dead (see canonical). NULL otherwise. */
+	uint32_t *observers;
+	uint32_t observer_ids;
+
+	/* Where the search stands between search_run calls. */
+	uint32_t state;
+	cursor at;
+	size_t n_alloc; /* ops allocated (before the window cut them) */
+};
 
 /* ---- bits and memo ---------------------------------------------------------------------- */
 
@@ -432,9 +461,9 @@ static void bit_set(search *s, uint32_t bit)
 {
 	uint32_t w = bit / 64;
 	s->words[w] |= 1ull << (bit % 64);
-	s->zhash ^= mix64(bit + 0x632be59bd9b4e019ull);
 	if (w >= s->req_words)
 		return;
+	s->zhash ^= mix64(bit + 0x632be59bd9b4e019ull);
 	if (w + 1 > s->hi)
 		s->hi = w + 1;
 	while (s->lo < s->req_words && s->words[s->lo] == req_full_mask(s, s->lo))
@@ -447,9 +476,9 @@ static void bit_clear(search *s, uint32_t bit)
 {
 	uint32_t w = bit / 64;
 	s->words[w] &= ~(1ull << (bit % 64));
-	s->zhash ^= mix64(bit + 0x632be59bd9b4e019ull);
 	if (w >= s->req_words)
 		return;
+	s->zhash ^= mix64(bit + 0x632be59bd9b4e019ull);
 	if (w < s->lo)
 		s->lo = w;
 	while (s->hi > s->lo && s->words[s->hi - 1] == 0)
@@ -477,7 +506,27 @@ static bool memo_grow(search *s)
 	return true;
 }
 
-/* Adds (placed set, state) to the memo: 1 if new, 0 if seen before, -1 out of memory. */
+/* Whether every op in a is also in b (a ⊆ b). */
+static bool opt_subset(const uint64_t *a, uint32_t na, const uint64_t *b, uint32_t nb)
+{
+	for (uint32_t i = 0; i < na; i++) {
+		uint64_t bi = i < nb ? b[i] : 0;
+		if ((a[i] & ~bi) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* Adds the current configuration (ops placed, value) to the memo: 1 if new, 0 if it need
+ * not be explored, -1 out of memory.
+ *
+ * Exact repeats need not be explored (Lowe). Beyond that, a configuration that differs
+ * from one already seen only by placing more optional ops is subsumed by it: the optional
+ * ops left unplaced are a subset, so every continuation of the newer one is a continuation
+ * of the older one (twins included: the earliest unplaced twin stands in). The older one is
+ * either explored and failed, or on the current path and still exploring those
+ * continuations. This keeps info ops that took effect to no purpose, which lead to the
+ * same values with more ops placed, from multiplying the search. */
 static int memo_add(search *s, uint32_t state)
 {
 	uint32_t nopt = s->opt_words;
@@ -491,27 +540,46 @@ static int memo_add(search *s, uint32_t state)
 		return -1;
 	size_t mask = s->memo_cap - 1;
 	size_t i = hash & mask;
+	memo_entry *e = NULL;
 	for (; s->memo[i] != NULL; i = (i + 1) & mask) {
-		const memo_entry *e = s->memo[i];
-		if (e->hash != hash || e->state != state || e->lo != s->lo || e->nreq != nreq ||
-		    e->nopt != nopt)
-			continue;
-		if (memcmp(e->words, req, nreq * sizeof *req) == 0 &&
-		    memcmp(e->words + nreq, opt, nopt * sizeof *opt) == 0)
-			return 0;
+		memo_entry *m = s->memo[i];
+		if (m->hash == hash && m->state == state && m->lo == s->lo && m->nreq == nreq &&
+		    memcmp(m->words, req, nreq * sizeof *req) == 0) {
+			e = m;
+			break;
+		}
 	}
-	memo_entry *e = arena_alloc(&s->ar, sizeof *e + (size_t)(nreq + nopt) * sizeof e->words[0]);
-	if (e == NULL)
+	if (e != NULL) {
+		/* Subsumed by a set of fewer optional ops? Drop the sets this one subsumes. */
+		for (opt_set **link = &e->sets; *link != NULL;) {
+			opt_set *o = *link;
+			if (opt_subset(o->words, o->nopt, opt, nopt))
+				return 0;
+			if (opt_subset(opt, nopt, o->words, o->nopt))
+				*link = o->next; /* its memory stays in the arena until the search ends */
+			else
+				link = &o->next;
+		}
+	} else {
+		e = arena_alloc(&s->ar, sizeof *e + (size_t)nreq * sizeof e->words[0]);
+		if (e == NULL)
+			return -1;
+		e->hash = hash;
+		e->sets = NULL;
+		e->state = state;
+		e->lo = s->lo;
+		e->nreq = nreq;
+		memcpy(e->words, req, nreq * sizeof *req);
+		s->memo[i] = e;
+		s->memo_count++;
+	}
+	opt_set *o = arena_alloc(&s->ar, sizeof *o + (size_t)nopt * sizeof o->words[0]);
+	if (o == NULL)
 		return -1;
-	e->hash = hash;
-	e->state = state;
-	e->lo = s->lo;
-	e->nreq = nreq;
-	e->nopt = nopt;
-	memcpy(e->words, req, nreq * sizeof *req);
-	memcpy(e->words + nreq, opt, nopt * sizeof *opt);
-	s->memo[i] = e;
-	s->memo_count++;
+	o->nopt = nopt;
+	memcpy(o->words, opt, nopt * sizeof *opt);
+	o->next = e->sets;
+	e->sets = o;
 	return 1;
 }
 
@@ -585,6 +653,10 @@ static void ent_relink(search *s, uint32_t e)
 static void lift(search *s, uint32_t op)
 {
 	const pop *o = &s->ops[op];
+	if (s->observers != NULL && o->observes != NONE) {
+		BALLOT_ASSERT(s->observers[o->observes] > 0);
+		s->observers[o->observes]--;
+	}
 	if (o->optional) {
 		s->onext[s->oprev[op]] = s->onext[op];
 		s->oprev[s->onext[op]] = s->oprev[op];
@@ -598,6 +670,8 @@ static void lift(search *s, uint32_t op)
 static void unlift(search *s, uint32_t op)
 {
 	const pop *o = &s->ops[op];
+	if (s->observers != NULL && o->observes != NONE)
+		s->observers[o->observes]++;
 	if (o->optional) {
 		s->onext[s->oprev[op]] = op;
 		s->oprev[s->onext[op]] = op;
@@ -618,18 +692,40 @@ static uint32_t first_return(const search *s)
 
 /* ---- the search --------------------------------------------------------------------------- */
 
-typedef struct cursor {
-	bool optional_phase;
-	uint32_t at;        /* an entry (required phase) or an op (optional phase) */
-	uint32_t first_ret; /* optional phase: the return entry that bounds the candidates */
-} cursor;
-
-static search_outcome run(search *s, uint32_t state)
+/* A value that no op left to place can observe (no read to return it, no cas to expect
+ * it) is dead: from it, exactly the same futures are possible as from any other dead or
+ * unobserved value (reads and cas reject all of them, failed cas accept all of them), so it
+ * is VID_OTHER. Canonical states make more configurations equal in the memo. */
+static uint32_t canonical(const search *s, uint32_t state)
 {
-	cursor c = {.optional_phase = false, .at = s->ent[s->head].next};
+	if (s->observers != NULL && state >= VID_FIRST && state < s->observer_ids &&
+	    s->observers[state] == 0)
+		return VID_OTHER;
+	return state;
+}
+
+/* An optional write whose value is dead: all such are interchangeable from here on (each
+ * sets the key to VID_OTHER, now and at any later point), so only the first in the
+ * candidate order needs trying, as with twins. */
+static bool is_dead_write(const search *s, const pop *o)
+{
+	return s->observers != NULL && o->f == BALLOT_OP_WRITE && canonical(s, o->a) == VID_OTHER;
+}
+
+search_outcome search_run(search *s, uint64_t pause_at_steps)
+{
+	uint32_t state = s->state;
+	cursor c = s->at;
+	search_outcome out;
 	for (;;) {
-		if (s->ent[s->head].next == s->head)
-			return SEARCH_LINEARIZABLE;
+		if (s->ent[s->head].next == s->head) {
+			out = SEARCH_LINEARIZABLE;
+			break;
+		}
+		if (s->b->steps >= pause_at_steps) {
+			out = SEARCH_PAUSED;
+			break;
+		}
 
 		/* Find the next candidate after the cursor. */
 		uint32_t cand = NONE;
@@ -644,35 +740,56 @@ static search_outcome run(search *s, uint32_t state)
 				continue;
 			}
 		} else {
-			uint32_t op = c.at;
+			/* From VID_ANY, placing an optional op is never needed: ANY already allows
+			 * every value the op could set (it simulates every state, see apply), and
+			 * leaving the op unplaced keeps it available. */
+			uint32_t op = state == VID_ANY ? s->n : c.at;
 			if (op != s->n && s->ops[op].call_pos < s->ent[c.first_ret].pos) {
 				c.at = s->onext[op];
 				uint32_t twin = s->ops[op].twin_prev;
 				/* Identical optional ops are interchangeable: place the earlier first. */
 				if (twin != NONE && !is_placed(s, twin))
 					continue;
+				/* A cas that cannot match is not worth a step (nor a call). */
+				const pop *o = &s->ops[op];
+				if (o->f == BALLOT_OP_CAS && o->mode != PM_FAIL && state != o->a)
+					continue;
+				if (is_dead_write(s, o)) {
+					if (c.dead_write_tried)
+						continue;
+					c.dead_write_tried = true;
+				}
 				cand = op;
 			}
 		}
 
 		if (cand != NONE) {
-			if (!budget_step(s->b))
-				return SEARCH_GAVE_UP;
+			if (!budget_step(s->b)) {
+				out = SEARCH_GAVE_UP;
+				break;
+			}
 			uint32_t next = apply(s, state, &s->ops[cand]);
-			if (next == VID_NOMEM)
-				return SEARCH_GAVE_UP;
+			if (next == VID_NOMEM) {
+				out = SEARCH_GAVE_UP;
+				break;
+			}
 			if (next == VID_REJECT)
 				continue;
+			/* Place it, then ask the memo about the configuration it leads to. */
 			bit_set(s, s->ops[cand].bit);
-			int added = memo_add(s, next);
-			if (added < 0)
-				return SEARCH_GAVE_UP;
-			if (added == 0) {
-				bit_clear(s, s->ops[cand].bit);
-				continue;
-			}
-			s->stack[s->depth++] = (frame){.op = cand, .state_before = state};
 			lift(s, cand);
+			next = canonical(s, next);
+			int added = memo_add(s, next);
+			if (added <= 0) {
+				unlift(s, cand);
+				bit_clear(s, s->ops[cand].bit);
+				if (added == 0)
+					continue;
+				out = SEARCH_GAVE_UP;
+				break;
+			}
+			s->stack[s->depth++] = (frame){.op = cand, .state_before = state,
+							.dead_write_tried = c.dead_write_tried};
 			state = next;
 			c = (cursor){.optional_phase = false, .at = s->ent[s->head].next};
 			continue;
@@ -684,18 +801,33 @@ static search_outcome run(search *s, uint32_t state)
 			s->blocked_pos = pos;
 			s->blocked_op = s->ent[c.first_ret].op;
 		}
-		if (s->depth == 0)
-			return SEARCH_NOT_LINEARIZABLE;
+		if (s->depth == 0) {
+			out = SEARCH_NOT_LINEARIZABLE;
+			break;
+		}
 		frame f = s->stack[--s->depth];
 		unlift(s, f.op);
 		bit_clear(s, s->ops[f.op].bit);
 		state = f.state_before;
 		if (s->ops[f.op].optional) {
-			c = (cursor){.optional_phase = true, .at = s->onext[f.op], .first_ret = first_return(s)};
+			c = (cursor){.optional_phase = true, .at = s->onext[f.op], .first_ret = first_return(s),
+				     .dead_write_tried = f.dead_write_tried};
 		} else {
 			c = (cursor){.optional_phase = false, .at = s->ent[s->ops[f.op].call_entry].next};
 		}
 	}
+	s->state = state;
+	s->at = c;
+	return out;
+}
+
+bool search_blocked(const search *s, uint32_t *hist_op, uint64_t *ret_pos)
+{
+	if (s->blocked_op == NONE)
+		return false;
+	*hist_op = s->ops[s->blocked_op].hist;
+	*ret_pos = s->blocked_pos;
+	return true;
 }
 
 /* ---- building the problem ------------------------------------------------------------------ */
@@ -744,6 +876,7 @@ static bool select_ops(search *s, const uint32_t *ops, size_t n, uint64_t t, uin
 			o->call_pos = h->call_pos;
 			o->ret_pos = h->ret_pos;
 			o->twin_prev = NONE;
+			o->observes = NONE;
 		}
 		if (pass == 0)
 			s->required = count;
@@ -793,20 +926,30 @@ static bool intern_values(search *s)
 	return true;
 }
 
-/* Drops optional writes and cas whose value nothing could observe. When the key has no
- * failed cas, incr or append, a value v that no read returns and no cas expects can only
- * be overwritten: after an op sets v, the next op to take effect must be a write (a read
- * would return v, a cas would expect it). Removing the op leaves every other op's effect
- * and result as it was, and an optional op may be removed, so the answer is unchanged.
- * This keeps histories full of timed-out writes (info) from blowing up the search. */
-static bool prune_unobserved(search *s)
+/* Two simplifications for keys with no incr and no append, where values are only stored,
+ * compared and returned. Call a value observed when some read returns it or some cas
+ * expects it.
+ *
+ * 1. Without failed cas, an optional write or cas that sets an unobserved value is
+ *    dropped. After it, the next op to take effect must overwrite (a read would return the
+ *    value, a cas would expect it), so removing it leaves every other op's effect and
+ *    result as it was, and an optional op may be removed: the answer is unchanged. This
+ *    keeps histories full of timed-out writes from blowing up the search.
+ * 2. Every unobserved value becomes one value, VID_OTHER. No read returns any of them, no
+ *    cas matches any of them, a failed cas accepts all of them: from any of them exactly
+ *    the same sequences of ops are accepted, so merging them changes no answer. It makes
+ *    timed-out writes of distinct unobserved values identical, hence twins (find_twins),
+ *    and makes more configurations equal in the memo. */
+static bool simplify(search *s)
 {
+	bool fail_cas = false;
 	for (uint32_t i = 0; i < s->n; i++) {
 		const pop *o = &s->ops[i];
-		if (o->mode == PM_FAIL || o->f == BALLOT_OP_INCR || o->f == BALLOT_OP_APPEND)
+		if (o->f == BALLOT_OP_INCR || o->f == BALLOT_OP_APPEND)
 			return true;
+		fail_cas |= o->mode == PM_FAIL;
 	}
-	uint32_t ids = s->vs.count > VID_FIRST ? s->vs.count : VID_FIRST;
+	uint32_t ids = s->vs.count;
 	bool *observed = budget_calloc(s->b, ids, sizeof *observed);
 	if (observed == NULL)
 		return false;
@@ -815,16 +958,37 @@ static bool prune_unobserved(search *s)
 		if (o->f == BALLOT_OP_READ || o->f == BALLOT_OP_CAS)
 			observed[o->a] = true;
 	}
+	observed[VID_NULL] = true; /* the key starts absent: keep absent apart */
 	uint32_t kept = s->required;
 	for (uint32_t i = s->required; i < s->n; i++) {
 		const pop *o = &s->ops[i];
 		uint32_t sets = o->f == BALLOT_OP_CAS ? o->b : o->a;
-		if (!observed[sets])
+		if (!fail_cas && !observed[sets])
 			continue;
 		s->ops[kept++] = *o;
 	}
 	s->n = kept;
+	for (uint32_t i = 0; i < s->n; i++) {
+		pop *o = &s->ops[i];
+		if (o->f == BALLOT_OP_WRITE && !observed[o->a])
+			o->a = VID_OTHER;
+		if (o->f == BALLOT_OP_CAS && !observed[o->b])
+			o->b = VID_OTHER;
+	}
 	budget_free(s->b, observed, (size_t)ids * sizeof *observed);
+
+	/* Count each value's observers, for canonical() as ops are placed. */
+	s->observers = budget_calloc(s->b, ids, sizeof *s->observers);
+	if (s->observers == NULL)
+		return false;
+	s->observer_ids = ids;
+	for (uint32_t i = 0; i < s->n; i++) {
+		pop *o = &s->ops[i];
+		if (o->f == BALLOT_OP_READ || o->f == BALLOT_OP_CAS) {
+			o->observes = o->a;
+			s->observers[o->a]++;
+		}
+	}
 	return true;
 }
 
@@ -919,7 +1083,7 @@ static bool build_bits(search *s)
 	return s->words != NULL && s->stack != NULL;
 }
 
-static void search_free(search *s)
+static void search_release(search *s)
 {
 	check_budget *b = s->b;
 	arena_free(&s->ar);
@@ -930,38 +1094,54 @@ static void search_free(search *s)
 	budget_free(b, s->onext, ((size_t)s->n + 1) * sizeof *s->onext);
 	budget_free(b, s->oprev, ((size_t)s->n + 1) * sizeof *s->oprev);
 	budget_free(b, s->ent, ((size_t)2 * s->required + 1) * sizeof *s->ent);
+	budget_free(b, s->ops, s->n_alloc * sizeof *s->ops);
+	budget_free(b, s->observers, (size_t)s->observer_ids * sizeof *s->observers);
+}
+
+void search_free(search *s)
+{
+	if (s == NULL)
+		return;
+	check_budget *b = s->b;
+	search_release(s);
+	budget_free(b, s, sizeof *s);
+}
+
+search *search_new(const ballot_history *h, const uint32_t *ops, size_t n, uint64_t t, uint64_t u,
+		   check_budget *budget)
+{
+	BALLOT_ASSERT(n <= BALLOT_CHECK_OPS_MAX);
+	if (budget->hit != BALLOT_CHECK_BOUND_NONE)
+		return NULL;
+	search *s = budget_alloc(budget, sizeof *s);
+	if (s == NULL)
+		return NULL;
+	*s = (search){.h = h, .b = budget, .blocked_op = NONE, .n_alloc = n ? n : 1};
+	s->ar.b = budget;
+	s->vs.b = budget;
+	s->vs.ar = &s->ar;
+	s->vs.count = VID_FIRST;
+	if (!select_ops(s, ops, n, t, u) || !intern_values(s) || !simplify(s) || !find_twins(s) ||
+	    !build_lists(s) || !build_bits(s)) {
+		search_free(s);
+		return NULL;
+	}
+	s->state = t == 0 ? VID_NULL : VID_ANY;
+	s->at = (cursor){.optional_phase = false, .at = s->ent[s->head].next};
+	return s;
 }
 
 search_outcome search_key(const ballot_history *h, const uint32_t *ops, size_t n, uint64_t t,
-			  uint64_t u, check_budget *budget, uint32_t *blocked)
+			  uint64_t u, check_budget *budget, uint32_t *blocked, uint64_t *blocked_pos)
 {
-	BALLOT_ASSERT(n <= BALLOT_CHECK_OPS_MAX);
-	search s = {.h = h, .b = budget, .blocked_op = NONE};
-	s.ar.b = budget;
-	s.vs.b = budget;
-	s.vs.ar = &s.ar;
-	s.vs.count = VID_FIRST;
-	size_t n_alloc = n ? n : 1;
-	search_outcome out = SEARCH_GAVE_UP;
-	if (budget->hit != BALLOT_CHECK_BOUND_NONE)
+	search *s = search_new(h, ops, n, t, u, budget);
+	if (s == NULL)
 		return SEARCH_GAVE_UP;
-	if (!select_ops(&s, ops, n, t, u))
-		goto free_ops;
-	if (s.required == 0) {
-		out = SEARCH_LINEARIZABLE; /* nothing must happen, and nothing happening is allowed */
-		goto free_ops;
-	}
-	if (!intern_values(&s) || !prune_unobserved(&s) || !find_twins(&s) || !build_lists(&s) ||
-	    !build_bits(&s))
-		goto free_search;
-	out = run(&s, t == 0 ? VID_NULL : VID_ANY);
+	search_outcome out = search_run(s, UINT64_MAX);
 	if (out == SEARCH_NOT_LINEARIZABLE) {
-		BALLOT_ASSERT(s.blocked_op != NONE);
-		*blocked = s.ops[s.blocked_op].hist;
+		bool found = search_blocked(s, blocked, blocked_pos);
+		BALLOT_ASSERT(found); /* a failed search ran out of candidates somewhere */
 	}
-free_search:
-	search_free(&s);
-free_ops:
-	budget_free(budget, s.ops, n_alloc * sizeof *s.ops);
+	search_free(s);
 	return out;
 }

@@ -11,6 +11,7 @@
 #ifndef BALLOT_CHECK_SEARCH_H
 #define BALLOT_CHECK_SEARCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,15 +37,33 @@ typedef enum search_outcome {
 	SEARCH_LINEARIZABLE = 0,
 	SEARCH_NOT_LINEARIZABLE,
 	SEARCH_GAVE_UP, /* budget->hit says which bound */
+	SEARCH_PAUSED,  /* search_run reached pause_at_steps; run it again to go on */
 } search_outcome;
 
 #define SEARCH_WINDOW_END UINT64_MAX
 
-/* Searches the window (t, u) of the operations ops[0..n) of one key (history indexes in
- * invoke order). On SEARCH_NOT_LINEARIZABLE, *blocked is the history index of the
- * operation whose return the search reached latest without having placed it. Everything
- * the search allocates is released before it returns. */
+typedef struct search search;
+
+/* Prepares the search of the window (t, u) of the operations ops[0..n) of one key
+ * (history indexes in invoke order). NULL when a bound is reached (budget->hit says which).
+ * The search holds its memory, counted in budget, until search_free. */
+search *search_new(const ballot_history *h, const uint32_t *ops, size_t n, uint64_t t, uint64_t u,
+		   check_budget *budget);
+
+/* Runs the search until it decides, gives up, or budget->steps reaches pause_at_steps
+ * (SEARCH_PAUSED: call again with a later pause to go on, from where it stood). */
+search_outcome search_run(search *s, uint64_t pause_at_steps);
+
+/* The operation whose return the search reached latest without having placed it (its
+ * history index and return position), if the search was ever stuck. After
+ * SEARCH_NOT_LINEARIZABLE it is the op that could not be linearized. */
+bool search_blocked(const search *s, uint32_t *hist_op, uint64_t *ret_pos);
+
+void search_free(search *s);
+
+/* search_new, search_run to the end, search_free. On SEARCH_NOT_LINEARIZABLE, *blocked and
+ * *blocked_pos are search_blocked's. */
 search_outcome search_key(const ballot_history *h, const uint32_t *ops, size_t n, uint64_t t,
-			  uint64_t u, check_budget *budget, uint32_t *blocked);
+			  uint64_t u, check_budget *budget, uint32_t *blocked, uint64_t *blocked_pos);
 
 #endif
