@@ -503,8 +503,8 @@ size_t ballot_check_explain(const ballot_history *h, const ballot_check_result *
 	ballot_buf_init(&b, 0);
 	switch (r->verdict) {
 	case BALLOT_CHECK_LINEARIZABLE:
-		ballot_buf_printf(&b, "linearizable: %zu operations on %zu keys (%" PRIu64 " search steps)",
-				  r->ops, r->keys, r->steps);
+		ballot_buf_printf(&b, "linearizable: %zu operation%s on %zu key%s (%" PRIu64 " search steps)",
+				  r->ops, r->ops == 1 ? "" : "s", r->keys, r->keys == 1 ? "" : "s", r->steps);
 		break;
 	case BALLOT_CHECK_UNKNOWN:
 		ballot_buf_printf(&b, "unknown: the search reached its %s bound", ballot_check_bound_name(r->bound));
@@ -512,7 +512,7 @@ size_t ballot_check_explain(const ballot_history *h, const ballot_check_result *
 			ballot_buf_puts(&b, " on key ");
 			quoted(&b, r->key, r->key_len, 60);
 		}
-		ballot_buf_printf(&b, " (%zu of %zu keys were linearizable; %" PRIu64 " search steps, "
+		ballot_buf_printf(&b, " (%zu of %zu keys found linearizable; %" PRIu64 " search steps, "
 				  "%" PRIu64 " bytes of search state at most); a larger bound may decide it",
 				  r->keys_checked, r->keys, r->steps, r->memory_bytes_peak);
 		break;
@@ -529,9 +529,10 @@ size_t ballot_check_explain(const ballot_history *h, const ballot_check_result *
 		}
 		ballot_buf_puts(&b, "not linearizable: key ");
 		quoted(&b, r->key, r->key_len, 60);
-		ballot_buf_printf(&b, ": no order of these %zu operations (lines %" PRIu64 "-%" PRIu64
-				  ") explains what they returned, ",
-				  r->window_len, first, last);
+		ballot_buf_printf(&b, ": no order of %s %zu operation%s (lines %" PRIu64 "-%" PRIu64
+				  ") explains what %s returned, ",
+				  r->window_len == 1 ? "this" : "these", r->window_len,
+				  r->window_len == 1 ? "" : "s", first, last, r->window_len == 1 ? "it" : "they");
 		ballot_buf_puts(&b, r->window_from_start ? "starting from an absent key"
 							 : "whatever value the key had before them");
 		if (r->window_unknown_earlier > 0)
