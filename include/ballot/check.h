@@ -205,6 +205,13 @@ typedef struct ballot_check_result {
 	 * they are a witness by themselves. Owned by the result. */
 	size_t *window;
 	size_t window_len;
+	/* The cuts, as lines: the window holds the operations not completed on or before line
+	 * window_after_line (0: no cut, the key's first operation on) and invoked on or before
+	 * line window_through_line (UINT64_MAX: no cut, to the end). Those completed before
+	 * the end cut and invoked after the start cut must take effect in the window; those
+	 * that span a cut (and info ones) may or may not. */
+	uint64_t window_after_line;
+	uint64_t window_through_line;
 	/* Operations with an unknown outcome (info or never completed) invoked before the
 	 * window: they belong to the witness, which lets each take effect anywhere in it or
 	 * not at all, but are only counted here, not listed in `window`. */

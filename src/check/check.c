@@ -251,6 +251,15 @@ static int fill_window(const key_ctx *kc, uint64_t t, uint64_t u, uint32_t block
 		}
 		result->window[len++] = kc->ops[i];
 	}
+	result->window_after_line = 0;
+	result->window_through_line = UINT64_MAX;
+	for (size_t i = 0; i < kc->n; i++) {
+		const hop *op = &kc->h->ops[kc->ops[i]];
+		if (t != 0 && op->ret_pos == t)
+			result->window_after_line = op->complete_line;
+		if (u != SEARCH_WINDOW_END && op->ret_pos == u - 1)
+			result->window_through_line = op->complete_line;
+	}
 	result->window_len = len;
 	result->blocked_op = blocked;
 	result->window_from_start = t == 0;

@@ -620,6 +620,123 @@ static void window_is_small_in_a_long_history(void **state)
 	ballot_history_free(h);
 }
 
+/* A register simulated by 10 processes, each op applied at a random point between its
+ * invoke and its completion; with unique values, 5% info completions (half never took
+ * effect) and, if corrupt_at > 0, the read completing around that op made stale. */
+static ballot_history *register_history(uint64_t seed, int ops, int corrupt_at, size_t *corrupted)
+{
+	ballot_rng rng;
+	ballot_rng_seed(&rng, seed);
+	ballot_history *h = new_history();
+	struct {
+		int64_t id;
+		bool open, applied, took;
+		ballot_op_kind f;
+		int64_t v, v2, result;
+		bool result_null;
+	} p[10] = {0};
+	for (int i = 0; i < 10; i++)
+		p[i].id = i;
+	int64_t value = 0, unique = 0, next_id = 10, started = 0, open = 0;
+	bool present = false;
+	while (started < ops || open > 0) {
+		int i = (int)ballot_rng_below(&rng, 10);
+		if (!p[i].open) {
+			if (started == ops)
+				continue;
+			started++;
+			open++;
+			uint64_t roll = ballot_rng_below(&rng, 100);
+			p[i].f = roll < 50 ? R : roll < 80 ? W : BALLOT_OP_CAS;
+			p[i].v = present && ballot_rng_below(&rng, 2) ? value : ++unique;
+			p[i].v2 = ++unique;
+			p[i].open = true;
+			p[i].applied = false;
+			if (p[i].f == BALLOT_OP_CAS)
+				inv_cas(h, p[i].id, "x", I(p[i].v), I(p[i].v2));
+			else
+				inv(h, p[i].id, p[i].f, "x", p[i].f == R ? NUL : I(p[i].v));
+			continue;
+		}
+		bool unknown = ballot_rng_below(&rng, 100) < 5;
+		if (!p[i].applied) {
+			if (unknown && ballot_rng_below(&rng, 2)) {
+				info(h, p[i].id); /* timed out before it took effect */
+				p[i].open = false;
+				open--;
+				p[i].id = next_id++;
+				continue;
+			}
+			p[i].applied = true;
+			p[i].took = true;
+			if (p[i].f == R) {
+				p[i].result = value;
+				p[i].result_null = !present;
+			} else if (p[i].f == W) {
+				value = p[i].v;
+				present = true;
+			} else if ((p[i].took = present && value == p[i].v)) {
+				value = p[i].v2;
+			}
+			continue;
+		}
+		if (unknown) {
+			info(h, p[i].id);
+			p[i].id = next_id++;
+		} else if (p[i].f == R) {
+			bool stale = corrupt_at > 0 && *corrupted == SIZE_MAX && started >= corrupt_at &&
+				     !p[i].result_null;
+			if (stale) {
+				ballot_op_view v;
+				for (size_t k = ballot_history_op_count(h); k-- > 0;) {
+					ballot_history_op(h, k, &v);
+					if (v.process == p[i].id) {
+						*corrupted = k;
+						break;
+					}
+				}
+			}
+			ok(h, p[i].id, p[i].result_null ? NUL : I(p[i].result - (stale ? 7 : 0)));
+		} else if (p[i].took) {
+			ok(h, p[i].id, NUL);
+		} else {
+			failed(h, p[i].id);
+		}
+		p[i].open = false;
+		open--;
+	}
+	return h;
+}
+
+static void register_history_with_info_ops_is_linearizable(void **state)
+{
+	(void)state;
+	size_t none = SIZE_MAX;
+	ballot_history *h = register_history(1, 4000, 0, &none);
+	ballot_check_result r;
+	assert_int_equal(check(h, &r), BALLOT_CHECK_LINEARIZABLE);
+	ballot_check_result_free(&r);
+	ballot_history_free(h);
+}
+
+static void stale_read_among_many_info_ops_is_found_in_a_small_window(void **state)
+{
+	(void)state;
+	/* Refuting the whole history would mean exhausting every order of thousands of ops
+	 * before the stale read, multiplied by the info ops; the search finds the read stuck,
+	 * and a window ending there fails on its own. */
+	size_t corrupted = SIZE_MAX;
+	ballot_history *h = register_history(1, 4000, 2000, &corrupted);
+	assert_true(corrupted != SIZE_MAX);
+	ballot_check_result r;
+	assert_int_equal(check(h, &r), BALLOT_CHECK_NOT_LINEARIZABLE);
+	assert_int_equal(r.blocked_op, corrupted);
+	assert_true(r.window_len < 40);
+	assert_true(r.steps < 20000000);
+	ballot_check_result_free(&r);
+	ballot_history_free(h);
+}
+
 /* ---- bounds and determinism -------------------------------------------------------------- */
 
 /* A history whose search must explore many orders: concurrent writes of distinct values
@@ -881,27 +998,78 @@ static bool brute_search(const bop *ops, size_t n, bool *placed, bval st)
 	return false;
 }
 
-/* Brute-force verdict of one key of h (every op here is on one key). */
-static bool brute_linearizable(const ballot_history *h)
+/* Brute-force verdict of the window (after, through] of h, whose ops are all on one key,
+ * from the value *start: ops completed after `after` and invoked through `through` take
+ * part; those entirely inside must take effect, the others may (positions are lines, which
+ * for appended histories count events). The whole history is (0, UINT64_MAX]. */
+static bool brute_window(const ballot_history *h, uint64_t after, uint64_t through, const bval *start)
 {
 	size_t n = ballot_history_op_count(h);
 	bop ops[16];
 	bool placed[16] = {0};
+	size_t m = 0;
 	assert_true(n <= 16);
-	/* Event positions from lines (appended histories number events 1, 2, ...). */
 	for (size_t i = 0; i < n; i++) {
-		bop *o = &ops[i];
+		bop *o = &ops[m];
 		ballot_history_op(h, i, &o->v);
+		bool finite = o->v.outcome != BALLOT_EVENT_INFO;
+		if (finite && o->v.complete_line <= after)
+			continue;
+		if (o->v.invoke_line > through)
+			continue;
 		o->call = o->v.invoke_line;
-		o->ret = o->v.outcome == BALLOT_EVENT_INFO ? UINT64_MAX : o->v.complete_line;
-		o->required = o->v.outcome == BALLOT_EVENT_OK ||
-			      (o->v.outcome == BALLOT_EVENT_FAIL && o->v.call.f == BALLOT_OP_CAS);
+		o->ret = finite ? o->v.complete_line : UINT64_MAX;
+		bool takes_part = o->v.outcome == BALLOT_EVENT_OK ||
+				  (o->v.outcome == BALLOT_EVENT_FAIL && o->v.call.f == BALLOT_OP_CAS);
+		o->required = takes_part && o->call > after && o->ret <= through;
 		o->usable = o->v.outcome != BALLOT_EVENT_FAIL || o->v.call.f == BALLOT_OP_CAS;
 		if (o->v.call.f == BALLOT_OP_READ && o->v.outcome != BALLOT_EVENT_OK)
 			o->usable = false;
+		m++;
 	}
+	return brute_search(ops, m, placed, *start);
+}
+
+static bool brute_linearizable(const ballot_history *h)
+{
 	bval start = {0};
-	return brute_search(ops, n, placed, start);
+	return brute_window(h, 0, UINT64_MAX, &start);
+}
+
+/* Every value the history names, absent, and one it does not: the starts a window that
+ * fails "from any value" must fail from. */
+static size_t value_domain(const ballot_history *h, bval *out, size_t cap)
+{
+	size_t n = 0;
+	out[n++] = (bval){0};
+	out[n] = (bval){.present = true};
+	strcpy(out[n++].s, "never-written");
+	for (size_t i = 0; i < ballot_history_op_count(h) && n + 3 <= cap; i++) {
+		ballot_op_view v;
+		ballot_history_op(h, i, &v);
+		const ballot_value *vals[3] = {&v.call.value, &v.call.value2, &v.result};
+		for (int k = 0; k < 3; k++) {
+			if (vals[k]->kind == BALLOT_VALUE_NULL)
+				continue;
+			to_bval(vals[k], &out[n++]);
+		}
+	}
+	return n;
+}
+
+/* The window a violation reports fails on its own, as ballot/check.h promises. */
+static void expect_window_fails(const ballot_history *h, const ballot_check_result *r)
+{
+	bval starts[64];
+	size_t count = r->window_from_start ? 1 : value_domain(h, starts, 64);
+	if (r->window_from_start)
+		starts[0] = (bval){0};
+	for (size_t i = 0; i < count; i++)
+		if (brute_window(h, r->window_after_line, r->window_through_line, &starts[i]))
+			fail_msg("the window (%llu, %llu] passes from value %s'%s'",
+				 (unsigned long long)r->window_after_line,
+				 (unsigned long long)r->window_through_line,
+				 starts[i].present ? "" : "absent ", starts[i].s);
 }
 
 static ballot_value random_value(ballot_rng *rng, bool allow_null)
@@ -1051,6 +1219,7 @@ static void search_agrees_with_brute_force_on_random_histories(void **state)
 				 want ? "linearizable" : "not linearizable", (int)got);
 		}
 		if (got == BALLOT_CHECK_NOT_LINEARIZABLE) {
+			expect_window_fails(h, &r);
 			/* The window holds the blocked operation. */
 			bool found = false;
 			assert_true(r.window_len > 0);
@@ -1105,6 +1274,8 @@ int main(void)
 		cmocka_unit_test(empty_string_is_not_absent),
 		cmocka_unit_test(keys_are_checked_independently),
 		cmocka_unit_test(window_is_small_in_a_long_history),
+		cmocka_unit_test(register_history_with_info_ops_is_linearizable),
+		cmocka_unit_test(stale_read_among_many_info_ops_is_found_in_a_small_window),
 		cmocka_unit_test(steps_bound_gives_unknown_not_a_guess),
 		cmocka_unit_test(memory_bound_gives_unknown),
 		cmocka_unit_test(time_bound_reads_the_given_clock),
