@@ -59,8 +59,8 @@
 #define BALLOT_CHECK_INPUT_MAX_BYTES (1ull << 30)
 
 /* ballot_check: defaults and ranges of its bounds (ballot_check_limits). */
-/* Linearization attempts. 10^9 is minutes of search; a history of 10,000 operations from
- * 10 processes typically needs about as many steps as operations. */
+/* Linearization attempts: 10^9 is about a minute of search. A linearizable history of a
+ * register, 10,000 operations from 10 processes, needs under a million. */
 #define BALLOT_CHECK_STEPS_DEFAULT 1000000000ull
 #define BALLOT_CHECK_STEPS_MAX (1ull << 60)
 /* Bytes of search state held at once. */

@@ -712,6 +712,98 @@ static bool is_dead_write(const search *s, const pop *o)
 	return s->observers != NULL && o->f == BALLOT_OP_WRITE && canonical(s, o->a) == VID_OTHER;
 }
 
+/* The next op the cursor offers in the current configuration, or NONE when none is left:
+ * the required ops invoked before the first return still in the list, then the optional
+ * ops invoked before it, less those the reductions rule out. */
+static uint32_t next_candidate(const search *s, cursor *c, uint32_t state)
+{
+	while (!c->optional_phase) {
+		if (s->ent[c->at].is_call) {
+			uint32_t op = s->ent[c->at].op;
+			c->at = s->ent[c->at].next;
+			return op;
+		}
+		c->optional_phase = true;
+		c->first_ret = c->at;
+		c->at = s->onext[s->n];
+	}
+	/* From VID_ANY, placing an optional op is never needed: ANY already allows every value
+	 * the op could set (it simulates every state, see apply), and leaving the op unplaced
+	 * keeps it available. */
+	if (state == VID_ANY)
+		return NONE;
+	while (c->at != s->n && s->ops[c->at].call_pos < s->ent[c->first_ret].pos) {
+		uint32_t op = c->at;
+		const pop *o = &s->ops[op];
+		c->at = s->onext[op];
+		/* Identical optional ops are interchangeable: place the earlier first. */
+		if (o->twin_prev != NONE && !is_placed(s, o->twin_prev))
+			continue;
+		/* A cas that cannot match is not worth a step. */
+		if (o->f == BALLOT_OP_CAS && o->mode != PM_FAIL && state != o->a)
+			continue;
+		if (is_dead_write(s, o)) {
+			if (c->dead_write_tried)
+				continue;
+			c->dead_write_tried = true;
+		}
+		return op;
+	}
+	return NONE;
+}
+
+typedef enum place_result { PLACED, NOT_PLACED, OUT_OF_BOUNDS } place_result;
+
+/* Tries op at the current configuration: placed when the model accepts it and the memo has
+ * not seen (or subsumed) where it leads. */
+static place_result try_place(search *s, cursor *c, uint32_t *state, uint32_t op)
+{
+	if (!budget_step(s->b))
+		return OUT_OF_BOUNDS;
+	uint32_t next = apply(s, *state, &s->ops[op]);
+	if (next == VID_NOMEM)
+		return OUT_OF_BOUNDS;
+	if (next == VID_REJECT)
+		return NOT_PLACED;
+	bit_set(s, s->ops[op].bit);
+	lift(s, op);
+	next = canonical(s, next);
+	int added = memo_add(s, next);
+	if (added <= 0) {
+		unlift(s, op);
+		bit_clear(s, s->ops[op].bit);
+		return added == 0 ? NOT_PLACED : OUT_OF_BOUNDS;
+	}
+	s->stack[s->depth++] = (frame){.op = op, .state_before = *state,
+					.dead_write_tried = c->dead_write_tried};
+	*state = next;
+	*c = (cursor){.optional_phase = false, .at = s->ent[s->head].next};
+	return PLACED;
+}
+
+/* Undoes the latest placement and sets the cursor just after it; false at the root. */
+static bool backtrack(search *s, cursor *c, uint32_t *state)
+{
+	/* No candidate was left: the op returning at first_ret was not placed in time. */
+	uint64_t pos = s->ent[c->first_ret].pos;
+	if (pos > s->blocked_pos || s->blocked_op == NONE) {
+		s->blocked_pos = pos;
+		s->blocked_op = s->ent[c->first_ret].op;
+	}
+	if (s->depth == 0)
+		return false;
+	frame f = s->stack[--s->depth];
+	unlift(s, f.op);
+	bit_clear(s, s->ops[f.op].bit);
+	*state = f.state_before;
+	if (s->ops[f.op].optional)
+		*c = (cursor){.optional_phase = true, .at = s->onext[f.op], .first_ret = first_return(s),
+			      .dead_write_tried = f.dead_write_tried};
+	else
+		*c = (cursor){.optional_phase = false, .at = s->ent[s->ops[f.op].call_entry].next};
+	return true;
+}
+
 search_outcome search_run(search *s, uint64_t pause_at_steps)
 {
 	uint32_t state = s->state;
@@ -719,101 +811,24 @@ search_outcome search_run(search *s, uint64_t pause_at_steps)
 	search_outcome out;
 	for (;;) {
 		if (s->ent[s->head].next == s->head) {
-			out = SEARCH_LINEARIZABLE;
+			out = SEARCH_LINEARIZABLE; /* every required op is placed */
 			break;
 		}
 		if (s->b->steps >= pause_at_steps) {
 			out = SEARCH_PAUSED;
 			break;
 		}
-
-		/* Find the next candidate after the cursor. */
-		uint32_t cand = NONE;
-		if (!c.optional_phase) {
-			if (s->ent[c.at].is_call) {
-				cand = s->ent[c.at].op;
-				c.at = s->ent[c.at].next;
-			} else {
-				c.optional_phase = true;
-				c.first_ret = c.at;
-				c.at = s->onext[s->n];
-				continue;
-			}
-		} else {
-			/* From VID_ANY, placing an optional op is never needed: ANY already allows
-			 * every value the op could set (it simulates every state, see apply), and
-			 * leaving the op unplaced keeps it available. */
-			uint32_t op = state == VID_ANY ? s->n : c.at;
-			if (op != s->n && s->ops[op].call_pos < s->ent[c.first_ret].pos) {
-				c.at = s->onext[op];
-				uint32_t twin = s->ops[op].twin_prev;
-				/* Identical optional ops are interchangeable: place the earlier first. */
-				if (twin != NONE && !is_placed(s, twin))
-					continue;
-				/* A cas that cannot match is not worth a step (nor a call). */
-				const pop *o = &s->ops[op];
-				if (o->f == BALLOT_OP_CAS && o->mode != PM_FAIL && state != o->a)
-					continue;
-				if (is_dead_write(s, o)) {
-					if (c.dead_write_tried)
-						continue;
-					c.dead_write_tried = true;
-				}
-				cand = op;
-			}
-		}
-
-		if (cand != NONE) {
-			if (!budget_step(s->b)) {
+		uint32_t op = next_candidate(s, &c, state);
+		if (op != NONE) {
+			if (try_place(s, &c, &state, op) == OUT_OF_BOUNDS) {
 				out = SEARCH_GAVE_UP;
 				break;
 			}
-			uint32_t next = apply(s, state, &s->ops[cand]);
-			if (next == VID_NOMEM) {
-				out = SEARCH_GAVE_UP;
-				break;
-			}
-			if (next == VID_REJECT)
-				continue;
-			/* Place it, then ask the memo about the configuration it leads to. */
-			bit_set(s, s->ops[cand].bit);
-			lift(s, cand);
-			next = canonical(s, next);
-			int added = memo_add(s, next);
-			if (added <= 0) {
-				unlift(s, cand);
-				bit_clear(s, s->ops[cand].bit);
-				if (added == 0)
-					continue;
-				out = SEARCH_GAVE_UP;
-				break;
-			}
-			s->stack[s->depth++] = (frame){.op = cand, .state_before = state,
-							.dead_write_tried = c.dead_write_tried};
-			state = next;
-			c = (cursor){.optional_phase = false, .at = s->ent[s->head].next};
 			continue;
 		}
-
-		/* No candidate is left: the op returning at first_ret was not placed in time. */
-		uint64_t pos = s->ent[c.first_ret].pos;
-		if (pos > s->blocked_pos || s->blocked_op == NONE) {
-			s->blocked_pos = pos;
-			s->blocked_op = s->ent[c.first_ret].op;
-		}
-		if (s->depth == 0) {
+		if (!backtrack(s, &c, &state)) {
 			out = SEARCH_NOT_LINEARIZABLE;
 			break;
-		}
-		frame f = s->stack[--s->depth];
-		unlift(s, f.op);
-		bit_clear(s, s->ops[f.op].bit);
-		state = f.state_before;
-		if (s->ops[f.op].optional) {
-			c = (cursor){.optional_phase = true, .at = s->onext[f.op], .first_ret = first_return(s),
-				     .dead_write_tried = f.dead_write_tried};
-		} else {
-			c = (cursor){.optional_phase = false, .at = s->ent[s->ops[f.op].call_entry].next};
 		}
 	}
 	s->state = state;

@@ -15,6 +15,10 @@
 #include "cli/cli.h"
 #include "common/buf.h"
 
+_Static_assert((1ull << 20) >= BALLOT_CHECK_MEMORY_MIN_BYTES, "--memory-mb 1 is a valid bound");
+
+/* Exit status 3: no verdict (cli.h's 3 is vote's "no winner"; the same number, here
+ * "no answer within the bounds"). */
 enum { CHECK_EXIT_UNKNOWN = 3 };
 
 static const char check_usage[] =
@@ -267,9 +271,7 @@ int cli_check(int argc, char **argv)
 	ballot_check_limits limits;
 	ballot_check_limits_default(&limits);
 	limits.steps_max = o.steps_max;
-	limits.memory_bytes_max = o.memory_mb << 20;
-	if (limits.memory_bytes_max < BALLOT_CHECK_MEMORY_MIN_BYTES)
-		limits.memory_bytes_max = BALLOT_CHECK_MEMORY_MIN_BYTES;
+	limits.memory_bytes_max = o.memory_mb << 20; /* 1 MiB at least: above the minimum */
 	limits.timeout_ms = o.timeout_ms;
 	limits.clock_ms = monotonic_ms;
 	ballot_check_result result;
