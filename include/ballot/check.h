@@ -199,7 +199,8 @@ typedef struct ballot_check_result {
 	/* NOT_LINEARIZABLE: the smallest window found, as indexes of operations (ascending,
 	 * i.e. in invoke order) on that key: the operations that completed after the cut at
 	 * its start and were invoked before the cut at its end (failed operations other than
-	 * cas, which did not happen, and reads of unknown outcome are left out). No order of
+	 * cas, which did not happen, reads of unknown outcome, and the info operations counted
+	 * in window_unknown_earlier are left out). No order of
 	 * them explains their results (from an absent key when window_from_start, else from
 	 * any value), whether or not the operations that span a cut take effect inside it, so
 	 * they are a witness by themselves. Owned by the result. */
@@ -216,7 +217,7 @@ typedef struct ballot_check_result {
 	 * window: they belong to the witness, which lets each take effect anywhere in it or
 	 * not at all, but are only counted here, not listed in `window`. */
 	size_t window_unknown_earlier;
-	size_t blocked_op;      /* the operation the search got furthest without placing */
+	size_t blocked_op;      /* in window: the op the search got furthest without placing */
 	bool window_from_start; /* the window begins with the key's first operation */
 	bool window_minimal;    /* false: a bound cut the shrinking short; still a witness */
 
@@ -230,9 +231,10 @@ typedef struct ballot_check_result {
 
 /* Decides whether h is linearizable under `limits` (NULL: the defaults) and fills *result,
  * which the caller frees with ballot_check_result_free. Returns 0 when *result holds a
- * verdict (UNKNOWN included: an allocation failure is reported as the memory bound);
- * BALLOT_EINVAL for limits out of range, with the detail in em. Operations still open at
- * the end of h count as info. h is not modified. */
+ * verdict (UNKNOWN included: an allocation failure in the search is reported as the
+ * memory bound); BALLOT_EINVAL for limits out of range, with the detail in em;
+ * BALLOT_ENOMEM when the result's window cannot be allocated. Operations still open at the
+ * end of h count as info. h is not modified. */
 int ballot_check(const ballot_history *h, const ballot_check_limits *limits,
 		 ballot_check_result *result, ballot_errmsg *em);
 
