@@ -73,11 +73,46 @@ _Static_assert(BALLOT_RAFT_BATCH_BYTES_DEFAULT <= BALLOT_RAFT_BATCH_BYTES_MAX, "
 _Static_assert(BALLOT_RAFT_INFLIGHT_DEFAULT <= BALLOT_RAFT_INFLIGHT_MAX, "default window within max");
 _Static_assert(BALLOT_RAFT_SNAPSHOT_CHUNK_DEFAULT <= BALLOT_RAFT_MSG_BYTES_MAX, "a chunk fits a message");
 _Static_assert(BALLOT_RAFT_MEMBERS_MAX <= 64, "member sets are 64-bit masks");
+/* ballot_check and `ballot check`: the history format. */
+/* Bytes in one line of a JSONL history (one event, newline excluded). */
+#define BALLOT_CHECK_LINE_MAX_BYTES (1024u * 1024)
+/* Nesting of arrays and objects within one line. The format itself nests 2 deep (a cas
+ * value); extra fields, which are ignored, may nest up to this. */
+#define BALLOT_CHECK_JSON_DEPTH_MAX 32
+/* Bytes in one key or one value of an event. */
+#define BALLOT_CHECK_VALUE_MAX_BYTES BALLOT_CHECK_LINE_MAX_BYTES
+/* Operations in one history: operation indexes and the search's bit positions are 32-bit. */
+#define BALLOT_CHECK_OPS_MAX (1u << 26)
+/* Bytes of a history file `ballot check` reads (it reads the whole file). */
+#define BALLOT_CHECK_INPUT_MAX_BYTES (1ull << 30)
+
+/* ballot_check: defaults and ranges of its bounds (ballot_check_limits). */
+/* Linearization attempts: 10^9 is about a minute of search. A linearizable history of a
+ * register, 10,000 operations from 10 processes, needs under a million. */
+#define BALLOT_CHECK_STEPS_DEFAULT 1000000000ull
+#define BALLOT_CHECK_STEPS_MAX (1ull << 60)
+/* Bytes of search state held at once. */
+#define BALLOT_CHECK_MEMORY_DEFAULT_BYTES (1024ull * 1024 * 1024)
+#define BALLOT_CHECK_MEMORY_MIN_BYTES (64ull * 1024)
+#define BALLOT_CHECK_MEMORY_MAX_BYTES (1ull << 40)
+/* `ballot check`: default and largest --timeout-ms. */
+#define BALLOT_CHECK_TIMEOUT_DEFAULT_MS 60000ull
+#define BALLOT_CHECK_TIMEOUT_MAX_MS (7ull * 24 * 3600 * 1000)
 
 _Static_assert(BALLOT_VOTE_MODULES_MAX <= 64, "verdict masks are 64-bit");
 _Static_assert(BALLOT_VOTE_LINE_MAX_BYTES <= BALLOT_VOTE_OUTPUT_MAX_BYTES,
 	       "a line fits in the largest output");
 _Static_assert(BALLOT_VOTE_OUTPUT_DEFAULT_BYTES <= BALLOT_VOTE_OUTPUT_MAX_BYTES,
 	       "the default output cap is within the largest");
+_Static_assert(BALLOT_CHECK_OPS_MAX <= (1u << 31) / 2, "two list entries per operation fit in 32 bits");
+_Static_assert(BALLOT_CHECK_VALUE_MAX_BYTES <= BALLOT_CHECK_LINE_MAX_BYTES,
+	       "a value fits in a line");
+_Static_assert(BALLOT_CHECK_LINE_MAX_BYTES < (1ull << 32), "value lengths are 32-bit");
+_Static_assert(BALLOT_CHECK_STEPS_DEFAULT <= BALLOT_CHECK_STEPS_MAX, "default steps within the largest");
+_Static_assert(BALLOT_CHECK_MEMORY_MIN_BYTES <= BALLOT_CHECK_MEMORY_DEFAULT_BYTES &&
+		       BALLOT_CHECK_MEMORY_DEFAULT_BYTES <= BALLOT_CHECK_MEMORY_MAX_BYTES,
+	       "default memory within its range");
+_Static_assert(BALLOT_CHECK_TIMEOUT_DEFAULT_MS <= BALLOT_CHECK_TIMEOUT_MAX_MS,
+	       "default timeout within the largest");
 
 #endif

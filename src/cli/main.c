@@ -15,6 +15,7 @@ static const char usage[] =
 	"  vote          run N versions of a program on one input and vote on their outputs\n"
 	"  reliability   the arithmetic of redundancy: NMR, availability, quorums, MTTF\n"
 	"  sim           the deterministic simulator: a Raft cluster under faults, checked\n"
+	"  check         is a history of operations on a key-value map linearizable?\n"
 	"  help          this text; `ballot COMMAND --help` for a command's flags\n"
 	"  version       print the version\n";
 
@@ -47,6 +48,8 @@ int main(int argc, char **argv)
 		return cli_reliability(argc - 1, argv + 1);
 	if (strcmp(cmd, "sim") == 0)
 		return cli_sim(argc - 1, argv + 1);
+	if (strcmp(cmd, "check") == 0)
+		return cli_check(argc - 1, argv + 1);
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		fputs(usage, stdout);
 		return CLI_EXIT_OK;
