@@ -577,7 +577,8 @@ static int cmd_keys(kv_call *c)
 	kv_table_each(c->rd, collect_match, &l);
 	int rc = l.failed ? BALLOT_ENOMEM : check_read_budget(c, l.bytes + BULK_OVERHEAD_BYTES);
 	if (rc == 0) {
-		qsort(l.items, l.n, sizeof *l.items, compare_keys);
+		if (l.n > 1)
+			qsort(l.items, l.n, sizeof *l.items, compare_keys);
 		rc = reply_keys(c, l.items, l.n);
 	}
 	free(l.items);

@@ -276,7 +276,8 @@ int kv_table_sorted(const kv_table *t, const kv_entry ***out)
 		return BALLOT_ENOMEM;
 	kv_table_each(t, collect, &c);
 	BALLOT_ASSERT(c.n == t->count);
-	qsort(c.items, c.n, sizeof *c.items, compare_by_key);
+	if (c.n > 1)
+		qsort(c.items, c.n, sizeof *c.items, compare_by_key);
 	*out = c.items;
 	return 0;
 }
@@ -343,7 +344,8 @@ int kv_table_scan(const kv_table *t, uint64_t cursor, uint64_t count, const kv_e
 		}
 		/* Chains are unordered; sorting each by itself sorts the whole batch, because
 		 * chains cover increasing, disjoint ranges of hashes. */
-		qsort(b.items + first, b.n - first, sizeof *b.items, compare_by_hash);
+		if (b.n - first > 1)
+			qsort(b.items + first, b.n - first, sizeof *b.items, compare_by_hash);
 		end = last == UINT64_MAX;
 		h = last + 1;
 	}
