@@ -138,9 +138,11 @@ int ballot_sessions_new(const ballot_session_config *config, ballot_fsm fsm, bal
 void ballot_sessions_free(ballot_sessions *s);
 
 /* Applies the committed entry[0..len) (an envelope) at log index `index` as described above
- * and appends the reply. A malformed envelope is answered with an error reply, on every
- * replica alike. Returns 0, or a negative code from the machine's apply or from the reply
- * buffer (see ballot_fsm.apply: the replica must then stop). */
+ * and appends the reply. The machine gets the session clock as its time_ms (the envelope's
+ * time, or a later one already applied), so the time it sees never goes back. A malformed
+ * envelope is answered with an error reply, on every replica alike. Returns 0, or a
+ * negative code from the machine's apply or from the reply buffer (see ballot_fsm.apply:
+ * the replica must then stop). */
 int ballot_sessions_apply(ballot_sessions *s, uint64_t index, const void *entry, size_t len,
 			  ballot_buf *reply);
 

@@ -54,7 +54,8 @@ typedef struct ballot_kv_batch {
 	uint32_t count;  /* commands added */
 } ballot_kv_batch;
 
-/* Starts a batch at the end of out. Returns 0, BALLOT_ENOMEM or BALLOT_ELIMIT. */
+/* Starts a batch at the end of out; the batch borrows out until the entry is complete.
+ * Returns 0, or BALLOT_ENOMEM / BALLOT_ELIMIT, after which the batch must not be used. */
 int ballot_kv_batch_begin(ballot_kv_batch *batch, ballot_buf *out);
 
 /* Adds one command to the batch; errors as ballot_kv_encode, plus BALLOT_ELIMIT past
