@@ -5,6 +5,8 @@
 #ifndef BALLOT_LIMITS_H
 #define BALLOT_LIMITS_H
 
+#include <stdint.h>
+
 /* Bytes in a ballot_errmsg, including the terminating NUL. */
 #define BALLOT_ERRMSG_MAX 256
 
@@ -98,6 +100,51 @@ _Static_assert(BALLOT_RAFT_MEMBERS_MAX <= 64, "member sets are 64-bit masks");
 /* `ballot check`: default and largest --timeout-ms. */
 #define BALLOT_CHECK_TIMEOUT_DEFAULT_MS 60000ull
 #define BALLOT_CHECK_TIMEOUT_MAX_MS (7ull * 24 * 3600 * 1000)
+/* Replicated key-value state machine (src/kv/). */
+
+/* Bytes in one key. Redis allows 512 MB; a key is hashed and compared on every access and
+ * copied into every KEYS and SCAN reply that names it, and 64 KiB is beyond any sane key. */
+#define BALLOT_KV_KEY_MAX_BYTES (64u * 1024)
+
+/* Bytes in one value, and the longest string APPEND may build. Redis allows 512 MB; a
+ * ballot value travels in one log entry to every replica, is fsynced, and sits in every
+ * snapshot, so ballot stops at 16 MiB. */
+#define BALLOT_KV_VALUE_MAX_BYTES (16u * 1024 * 1024)
+
+/* Arguments in one command, the name included (MSET k1 v1 k2 v2 ...); Redis refuses
+ * requests with more than 1024 * 1024 arguments too. */
+#define BALLOT_KV_ARGS_MAX (1024u * 1024)
+
+/* Commands in one MULTI/EXEC batch. */
+#define BALLOT_KV_BATCH_MAX (64u * 1024)
+
+/* Bytes of one encoded command or batch: the payload of one log entry. */
+#define BALLOT_KV_ENTRY_MAX_BYTES (64u * 1024 * 1024)
+
+/* Bytes the read commands of one entry may reply (KEYS on a large store, MGET or a batch of
+ * GETs of large values). A read that would pass it answers an error naming the limit. */
+#define BALLOT_KV_REPLY_MAX_BYTES (128u * 1024 * 1024)
+
+/* log2 of the fewest and the most buckets of the key-value hash table. Past the largest
+ * table, chains grow longer instead of the table growing. */
+#define BALLOT_KV_TABLE_BITS_MIN 4
+#define BALLOT_KV_TABLE_BITS_MAX 32
+
+/* Client sessions (exactly-once proposals): default and longest idle time, by the
+ * leader-stamped time of log entries, after which a session is forgotten. */
+#define BALLOT_SESSION_TTL_DEFAULT_MS (3600ull * 1000)
+#define BALLOT_SESSION_TTL_MAX_MS (30ull * 24 * 3600 * 1000)
+
+/* Client sessions: default and largest table size; a full table forgets its least
+ * recently used session. Each session keeps its last reply, so this bounds memory too. */
+#define BALLOT_SESSIONS_DEFAULT (64u * 1024)
+#define BALLOT_SESSIONS_MAX (1024u * 1024)
+
+/* RESP2 reply decoder: deepest nesting of arrays, longest bulk string (Redis's default
+ * proto-max-bulk-len), most elements of one array. */
+#define BALLOT_RESP_DEPTH_MAX 32
+#define BALLOT_RESP_BULK_MAX_BYTES (512u * 1024 * 1024)
+#define BALLOT_RESP_ARRAY_MAX (32u * 1024 * 1024)
 
 _Static_assert(BALLOT_VOTE_MODULES_MAX <= 64, "verdict masks are 64-bit");
 _Static_assert(BALLOT_VOTE_LINE_MAX_BYTES <= BALLOT_VOTE_OUTPUT_MAX_BYTES,
@@ -114,5 +161,22 @@ _Static_assert(BALLOT_CHECK_MEMORY_MIN_BYTES <= BALLOT_CHECK_MEMORY_DEFAULT_BYTE
 	       "default memory within its range");
 _Static_assert(BALLOT_CHECK_TIMEOUT_DEFAULT_MS <= BALLOT_CHECK_TIMEOUT_MAX_MS,
 	       "default timeout within the largest");
+
+_Static_assert(BALLOT_KV_KEY_MAX_BYTES + BALLOT_KV_VALUE_MAX_BYTES + 64 <= BALLOT_KV_ENTRY_MAX_BYTES,
+	       "a SET of the largest key and value fits in one entry");
+_Static_assert(BALLOT_KV_ENTRY_MAX_BYTES <= UINT32_MAX, "entry lengths are 32-bit on the wire");
+_Static_assert(BALLOT_KV_VALUE_MAX_BYTES + 64 <= BALLOT_KV_REPLY_MAX_BYTES,
+	       "a GET of the largest value can be answered");
+_Static_assert(BALLOT_KV_VALUE_MAX_BYTES <= BALLOT_RESP_BULK_MAX_BYTES,
+	       "the reply decoder accepts the largest value");
+_Static_assert(BALLOT_KV_REPLY_MAX_BYTES / 6 <= BALLOT_RESP_ARRAY_MAX,
+	       "the reply decoder accepts the longest array a reply can hold ($0 elements)");
+_Static_assert(BALLOT_KV_ARGS_MAX <= BALLOT_RESP_ARRAY_MAX, "an MGET reply can be decoded");
+_Static_assert(BALLOT_KV_BATCH_MAX <= BALLOT_RESP_ARRAY_MAX, "a batch reply can be decoded");
+_Static_assert(BALLOT_KV_TABLE_BITS_MIN >= 1, "bucket shifts stay below 64");
+_Static_assert(BALLOT_KV_TABLE_BITS_MIN <= BALLOT_KV_TABLE_BITS_MAX, "table sizes are ordered");
+_Static_assert(BALLOT_KV_TABLE_BITS_MAX <= 40, "bucket arrays stay addressable");
+_Static_assert(BALLOT_SESSION_TTL_DEFAULT_MS <= BALLOT_SESSION_TTL_MAX_MS, "default TTL within the largest");
+_Static_assert(BALLOT_SESSIONS_DEFAULT <= BALLOT_SESSIONS_MAX, "default session table within the largest");
 
 #endif
