@@ -55,7 +55,7 @@
 
 /* Raft: the largest entry payload, the entry bytes in one AppendEntries, the appends in
  * flight to one follower (etcd's inflights), and the default cap on uncommitted bytes. */
-#define BALLOT_RAFT_ENTRY_BYTES_MAX (16u * 1024 * 1024)
+#define BALLOT_RAFT_ENTRY_BYTES_MAX (64u * 1024 * 1024 + 4096)
 #define BALLOT_RAFT_BATCH_BYTES_MAX (4u * 1024 * 1024)
 #define BALLOT_RAFT_BATCH_BYTES_DEFAULT (256u * 1024)
 #define BALLOT_RAFT_INFLIGHT_MAX 256
@@ -165,6 +165,8 @@ _Static_assert(BALLOT_CHECK_TIMEOUT_DEFAULT_MS <= BALLOT_CHECK_TIMEOUT_MAX_MS,
 _Static_assert(BALLOT_KV_KEY_MAX_BYTES + BALLOT_KV_VALUE_MAX_BYTES + 64 <= BALLOT_KV_ENTRY_MAX_BYTES,
 	       "a SET of the largest key and value fits in one entry");
 _Static_assert(BALLOT_KV_ENTRY_MAX_BYTES <= UINT32_MAX, "entry lengths are 32-bit on the wire");
+_Static_assert(BALLOT_KV_ENTRY_MAX_BYTES + 64 <= BALLOT_RAFT_ENTRY_BYTES_MAX,
+	       "the largest key-value entry, in its session envelope, fits a Raft entry");
 _Static_assert(BALLOT_KV_VALUE_MAX_BYTES + 64 <= BALLOT_KV_REPLY_MAX_BYTES,
 	       "a GET of the largest value can be answered");
 _Static_assert(BALLOT_KV_VALUE_MAX_BYTES <= BALLOT_RESP_BULK_MAX_BYTES,

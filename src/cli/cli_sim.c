@@ -47,7 +47,6 @@ static const struct {
 	{"apply-before-commit", BALLOT_CANARY_APPLY_BEFORE_COMMIT},
 	{"forget-vote", BALLOT_CANARY_FORGET_VOTE},
 	{"read-without-confirm", BALLOT_CANARY_READ_WITHOUT_CONFIRM},
-	{"commit-old-term", BALLOT_CANARY_COMMIT_OLD_TERM},
 };
 #endif
 

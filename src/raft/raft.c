@@ -744,7 +744,7 @@ static bool maybe_commit(ballot_raft *r)
 		return false;
 	/* Raft §5.4.2: a leader never commits an entry from an earlier term by counting
 	 * replicas; only entries of its own term, which commit everything before them. */
-	if (raft_log_term(&r->log, n) != r->term && !CANARY(r, BALLOT_CANARY_COMMIT_OLD_TERM))
+	if (raft_log_term(&r->log, n) != r->term)
 		return false;
 	for (uint64_t i = r->commit + 1; i <= n; i++) {
 		size_t b = entry_bytes(raft_log_get(&r->log, i));

@@ -169,9 +169,31 @@ static uint64_t net_delay(sim_world *w)
 
 static void crash_soon(sim_world *w, unsigned i);
 
+/* Raft §5.2: each server votes for at most one candidate in a term, whatever crashes it
+ * goes through (its vote is persisted before the answer leaves). */
+static void check_vote(sim_world *w, const ballot_msg *m)
+{
+	int from = node_index(w, m->from);
+	if (from < 0)
+		return;
+	sim_node *n = &w->nodes[from];
+	if (n->vote_term == m->term && n->vote_for != m->to) {
+		sim_violation(w, "vote once: node %llu voted for %llu and for %llu in term %llu",
+			      (unsigned long long)n->id, (unsigned long long)n->vote_for,
+			      (unsigned long long)m->to, (unsigned long long)m->term);
+		return;
+	}
+	if (m->term >= n->vote_term) {
+		n->vote_term = m->term;
+		n->vote_for = m->to;
+	}
+}
+
 static void net_send(sim_world *w, ballot_msg *m)
 {
 	w->res->messages++;
+	if (m->type == BALLOT_MSG_VOTE_RESP && m->success)
+		check_vote(w, m);
 	/* Crash at an interesting moment: right after granting a vote (does the vote survive?). */
 	if (m->type == BALLOT_MSG_VOTE_RESP && m->success && w->fault_phase &&
 	    (w->opts.faults & BALLOT_SIM_FAULT_CRASH) && ballot_rng_below(&w->rng, 4) == 0) {
@@ -632,6 +654,13 @@ static void nemesis_transfer(sim_world *w)
 	const ballot_member *to = &st.config.members[ballot_rng_below(&w->rng, st.config.count)];
 	if (to->role == BALLOT_MEMBER_VOTER && ballot_raft_transfer(leader->raft, to->id) == 0)
 		w->res->transfers++;
+	/* Sometimes change its mind at once: two nodes may then campaign in the same term,
+	 * the contested election that tests whether votes survive crashes. */
+	if (ballot_rng_below(&w->rng, 2) == 0) {
+		to = &st.config.members[ballot_rng_below(&w->rng, st.config.count)];
+		if (to->role == BALLOT_MEMBER_VOTER && ballot_raft_transfer(leader->raft, to->id) == 0)
+			w->res->transfers++;
+	}
 }
 
 static void nemesis(sim_world *w)
@@ -763,7 +792,7 @@ static void handle_event(sim_world *w, sim_event *ev)
 		if (n->alive && ev->generation == n->incarnation) {
 			node_crash(n);
 			w->res->crashes++;
-			sim_schedule(w, 1 + ballot_rng_below(&w->rng, 20), EV_RESTART, ev->target, n->incarnation,
+			sim_schedule(w, 1 + ballot_rng_below(&w->rng, 3), EV_RESTART, ev->target, n->incarnation,
 				     NULL, 0, 0, NULL);
 		}
 		break;

@@ -87,6 +87,7 @@ typedef struct sim_node {
 	/* safety bookkeeping */
 	ballot_role last_role;
 	uint64_t leader_term, leader_last;
+	uint64_t vote_term, vote_for; /* the last vote it granted, across restarts */
 } sim_node;
 
 typedef struct sim_client {

@@ -13,7 +13,7 @@ for name in $required; do
 done
 for name in $list; do
 	rc=0
-	out=$(timeout 900 "$CANARY" sim --seeds 1..200 --nodes 3 --stop --canary "$name" 2>/dev/null) || rc=$?
+	out=$(timeout 900 "$CANARY" sim --seeds 1..200 --nodes 5 --stop --canary "$name" 2>/dev/null) || rc=$?
 	if [[ $rc == 1 ]]; then
 		seed=$(grep -m1 -o '^seed=[0-9]* ' <<<"$out")
 		echo "canary $name: caught at $seed$(grep -m1 'violation:' <<<"$out")"
@@ -24,7 +24,7 @@ for name in $list; do
 	fi
 done
 rc=0
-timeout 900 "$CANARY" sim --seeds 1..200 --nodes 3 --stop >/dev/null 2>&1 || rc=$?
+timeout 900 "$CANARY" sim --seeds 1..200 --nodes 5 --stop >/dev/null 2>&1 || rc=$?
 [[ $rc == 0 ]] && passed=$((passed + 1)) || { echo "FAIL: without a canary, exit $rc" >&2; failed=$((failed + 1)); }
 echo "$passed passed, $failed failed"
 ((failed == 0))
