@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# Every test, from a fresh Debian 12 machine: install what is missing, build with -Werror,
-# run the unit and CLI tests, again under AddressSanitizer + UndefinedBehaviorSanitizer,
+# Every test, from a fresh Debian 12 machine: install what is missing, build with -Werror
+# (with the canary build of the simulator), run the unit, CLI, simulator and canary tests,
+# a longer simulator run, everything again under AddressSanitizer + UndefinedBehaviorSanitizer,
 # then a short fuzzing run of every decoder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --test
 jobs=$(nproc)
+SIM_SEEDS=${SIM_SEEDS:-2000}
 
-echo "== build and test (gcc, -Werror)"
-BUILD_DIR=build scripts/build.sh >/dev/null
+echo "== build and test (gcc, -Werror, with canaries)"
+BUILD_DIR=build scripts/build.sh -DBALLOT_CANARIES=ON >/dev/null
 ctest --test-dir build --output-on-failure -j "$jobs"
+
+echo "== simulator: seeds 1..$SIM_SEEDS, every fault"
+build/bin/ballot sim --seeds "1..$SIM_SEEDS" --stop | tail -n 3
 
 echo "== build and test under ASan + UBSan"
 BUILD_DIR=build-asan scripts/build.sh -DBALLOT_SANITIZE=ON -DBALLOT_BENCH=OFF >/dev/null
