@@ -343,6 +343,20 @@ static int measure_numbers(numeric_case *cases, size_t count, const bench_opts *
 
 /* ---- reporting ----------------------------------------------------------------------- */
 
+/* The 1-minute load average, or -1 where /proc/loadavg is missing: a busy machine shows in
+ * every figure, so the report says how busy it was. */
+static double load_average(void)
+{
+	FILE *f = fopen("/proc/loadavg", "r");
+	double load = -1;
+	if (f == NULL)
+		return -1;
+	if (fscanf(f, "%lf", &load) != 1)
+		load = -1;
+	fclose(f);
+	return load;
+}
+
 static double gb_s(size_t size, double s_per_op)
 {
 	return 3.0 * (double)size / s_per_op / 1e9;
@@ -371,8 +385,8 @@ static const size_result *target_result(const size_result *res, size_t count)
 static void print_table(const size_result *res, size_t count, const numeric_case *num, size_t num_count,
 			const bench_opts *o)
 {
-	printf("exact TMR vote (policy majority), 3 byte outputs per vote; best of %u, >= %.2f s per case\n",
-	       o->reps, o->min_time_s);
+	printf("exact TMR vote (policy majority), 3 byte outputs per vote; best of %u, >= %.2f s per case; "
+	       "load average %.2f at the end\n", o->reps, o->min_time_s, load_average());
 	printf("GB/s counts all three outputs (3 x size bytes per vote)\n\n");
 	printf("%-8s %-8s %13s %10s %12s %12s %12s %12s\n", "size", "case", "votes/s", "vote GB/s",
 	       "memcmp GB/s", "memcpy GB/s", "vote/memcmp", "vote/memcpy");
@@ -462,6 +476,8 @@ static int print_json(const size_result *res, size_t count, const numeric_case *
 	json_uint(&w, o->reps);
 	json_key(&w, "min_time_s");
 	json_double(&w, o->min_time_s);
+	json_key(&w, "load_average_end");
+	json_double(&w, load_average());
 	json_key(&w, "bytes");
 	json_array_begin(&w);
 	for (size_t i = 0; i < count; i++) {
