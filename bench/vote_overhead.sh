@@ -63,8 +63,11 @@ if [[ -z $METHOD ]]; then
 	fi
 fi
 case $METHOD in
-hyperfine) command -v hyperfine >/dev/null && command -v jq >/dev/null ||
-	die "METHOD=hyperfine needs hyperfine and jq" ;;
+hyperfine)
+	if ! command -v hyperfine >/dev/null || ! command -v jq >/dev/null; then
+		die "METHOD=hyperfine needs hyperfine and jq"
+	fi
+	;;
 loop) ;;
 *) die "METHOD=$METHOD: use hyperfine or loop" 2 ;;
 esac
@@ -120,7 +123,7 @@ ORDER=()
 measure() {
 	local key=$1 label=$2 cmd=$3
 	"time_$METHOD" "$cmd" "$WORK/$key.times"
-	read -r MEAN[$key] P50[$key] P99[$key] MIN[$key] < <(stats "$WORK/$key.times")
+	read -r "MEAN[$key]" "P50[$key]" "P99[$key]" "MIN[$key]" < <(stats "$WORK/$key.times")
 	ORDER+=("$key")
 	printf '%-46s %9s %9s %9s %9s\n' "$label" "${MEAN[$key]}" "${P50[$key]}" "${P99[$key]}" "${MIN[$key]}"
 }

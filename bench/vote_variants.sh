@@ -30,7 +30,9 @@ CC=${CC:-cc}
 
 die() { echo "vote_variants: $1" >&2; exit "${2:-1}"; }
 
-[[ $ROUNDS =~ ^[0-9]+$ ]] && ((ROUNDS >= 1 && ROUNDS <= 20)) || die "ROUNDS=$ROUNDS: give 1 to 20" 2
+if ! [[ $ROUNDS =~ ^[0-9]+$ ]] || ((ROUNDS < 1 || ROUNDS > 20)); then
+	die "ROUNDS=$ROUNDS: give 1 to 20" 2
+fi
 [[ -f $BUILD/lib/libballot.a ]] || die "$BUILD/lib/libballot.a not found; build first (cmake --build build)"
 command -v jq >/dev/null || die "needs jq (apt-get install jq)"
 

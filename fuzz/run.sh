@@ -24,8 +24,9 @@ export CC=${CC:-clang}
 
 die() { echo "fuzz/run.sh: $1" >&2; exit "${2:-1}"; }
 
-[[ $FUZZ_SECONDS =~ ^[0-9]+$ ]] && ((FUZZ_SECONDS >= 1 && FUZZ_SECONDS <= 86400)) ||
+if ! [[ $FUZZ_SECONDS =~ ^[0-9]+$ ]] || ((FUZZ_SECONDS < 1 || FUZZ_SECONDS > 86400)); then
 	die "FUZZ_SECONDS=$FUZZ_SECONDS: give whole seconds from 1 to 86400" 2
+fi
 command -v "$CC" >/dev/null || die "$CC not found; libFuzzer needs clang (apt-get install clang)"
 
 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DBALLOT_FUZZ=ON -DBALLOT_TESTS=OFF -DBALLOT_BENCH=OFF >/dev/null
