@@ -5,9 +5,10 @@
  * module: agreed, dissented, failed. Masking a fault is half of fault tolerance; naming the
  * faulty module is the other half, and the health tracker below acts on those names.
  *
- * Exact agreement groups equal outputs by their XXH3 hash and confirms each match with a
- * byte comparison, so equal outputs cost one pass over each byte and unequal outputs that
- * share a hash never agree. Numbers agree exactly (==) or, with epsilon > 0, when they are
+ * Exact agreement compares outputs byte for byte; from five answers on, it first groups
+ * them by their XXH3 hash and confirms each match with a byte comparison, so many distinct
+ * outputs do not cost a comparison per pair, and outputs that share a hash never agree
+ * unless their bytes do. (Below five, hashing costs more than it saves: bench/RESULTS.md.) Numbers agree exactly (==) or, with epsilon > 0, when they are
  * within epsilon of each other (inexact, "formalized" voting): the agreeing group is the
  * largest set of values whose spread (max - min) is at most epsilon, so every pair in it is
  * within epsilon, and the winner is its middle value. When two such sets overlap and tie
@@ -15,7 +16,7 @@
  * sets that tie are a tie.
  *
  * Nothing here allocates, blocks or keeps global state; a vote's cost is O(total bytes) for
- * exact voting plus O(N^2) comparisons of hashes. */
+ * exact voting plus O(N^2) comparisons of hashes (or of bytes, below five answers). */
 #ifndef BALLOT_VOTE_H
 #define BALLOT_VOTE_H
 

@@ -4,6 +4,7 @@
  * Every vote goes through vote_ok(), which fills the result with garbage first, so each test
  * also checks that ballot_vote writes the whole result. */
 #include <math.h>
+#include <float.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -32,6 +33,13 @@ XXH64_hash_t XXH3_64bits(const void *data, size_t len)
 	if (hash_collides)
 		return 42;
 	return XXH3_64bits_withSeed(data, len, 0);
+}
+
+/* On x86, vote.c calls libxxhash's run-time dispatching entry point instead. */
+XXH64_hash_t XXH3_64bits_dispatch(const void *data, size_t len);
+XXH64_hash_t XXH3_64bits_dispatch(const void *data, size_t len)
+{
+	return XXH3_64bits(data, len);
 }
 
 /* ---- Helpers -------------------------------------------------------------------------- */
@@ -809,6 +817,15 @@ static void bytes_sharing_a_hash_but_differing_do_not_agree(void **state)
 	vote_ok(&c, split, 2, NULL, &r);
 	hash_collides = false;
 	expect_no_winner(&r, BALLOT_NO_MAJORITY);
+
+	/* Five answers take the hashing path: equal hashes still need equal bytes. */
+	ballot_output five[] = {text("same-len-1"), text("same-len-2"), text("same-len-1"),
+				text("same-len-2"), text("same-len-1")};
+	hash_collides = true;
+	vote_ok(&c, five, 5, NULL, &r);
+	hash_collides = false;
+	expect_winner_bytes(&r, five, "same-len-1", 10);
+	EXPECT_VERDICTS(&r, A, D, A, D, A);
 }
 
 /* ---- Numbers -------------------------------------------------------------------------- */
@@ -1124,6 +1141,23 @@ static void median_with_half_or_fewer_answers_is_too_few(void **state)
 
 /* ---- Mid-value select ----------------------------------------------------------------- */
 
+/* Halving each value before adding turns the smallest subnormal into 0; the median of two
+ * equal values is that value, whatever its size. */
+static void median_of_two_equal_tiny_numbers_is_that_number(void **state)
+{
+	(void)state;
+	ballot_vote_config c = policy(BALLOT_POLICY_MEDIAN);
+	ballot_output o[] = {num(0x1p-1074), num(0x1p-1074)};
+	ballot_vote_result r;
+	vote_ok(&c, o, 2, NULL, &r);
+	assert_true(r.has_winner);
+	assert_true(r.winner_number == 0x1p-1074);
+	EXPECT_VERDICTS(&r, A, A);
+	ballot_output huge[] = {num(DBL_MAX), num(DBL_MAX)};
+	vote_ok(&c, huge, 2, NULL, &r);
+	assert_true(r.winner_number == DBL_MAX);
+}
+
 static void mid_value_of_three_is_the_middle_value(void **state)
 {
 	(void)state;
@@ -1393,6 +1427,7 @@ int main(void)
 		cmocka_unit_test(median_with_zero_epsilon_agrees_only_with_equal_values),
 		cmocka_unit_test(median_with_failures_uses_the_answers),
 		cmocka_unit_test(median_with_half_or_fewer_answers_is_too_few),
+		cmocka_unit_test(median_of_two_equal_tiny_numbers_is_that_number),
 		cmocka_unit_test(mid_value_of_three_is_the_middle_value),
 		cmocka_unit_test(mid_value_of_five_is_the_midpoint_of_second_and_fourth),
 		cmocka_unit_test(mid_value_of_two_is_their_mean),
