@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/array.h"
 #include "common/assert.h"
 
 void raft_log_init(raft_log *log, uint64_t snap_index, uint64_t snap_term)
@@ -53,14 +54,8 @@ int raft_log_append(raft_log *log, const ballot_entry *e)
 {
 	BALLOT_ASSERT(e->index == raft_log_last(log) + 1);
 	BALLOT_ASSERT(e->term >= raft_log_last_term(log));
-	if (log->count == log->cap) {
-		size_t cap = log->cap ? log->cap * 2 : 64;
-		ballot_entry *entries = realloc(log->entries, cap * sizeof *entries);
-		if (entries == NULL)
-			return BALLOT_ENOMEM;
-		log->entries = entries;
-		log->cap = cap;
-	}
+	if (ballot_array_reserve(&log->entries, &log->cap, log->count, sizeof *log->entries, 64) != 0)
+		return BALLOT_ENOMEM;
 	log->entries[log->count] = *e;
 	ballot_rbuf_ref(e->data);
 	log->count++;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/array.h"
 #include "common/assert.h"
 #include "raft/log.h"
 
@@ -172,14 +173,8 @@ static int peer_slot(const ballot_raft *r, uint64_t id)
 
 static int vec_push(ptr_vec *v, ballot_msg *m)
 {
-	if (v->count == v->cap) {
-		size_t cap = v->cap ? v->cap * 2 : 16;
-		ballot_msg **items = realloc(v->items, cap * sizeof *items);
-		if (items == NULL)
-			return BALLOT_ENOMEM;
-		v->items = items;
-		v->cap = cap;
-	}
+	if (ballot_array_reserve(&v->items, &v->cap, v->count, sizeof *v->items, 16) != 0)
+		return BALLOT_ENOMEM;
 	v->items[v->count++] = m;
 	return 0;
 }
@@ -215,15 +210,10 @@ static void send(ballot_raft *r, ballot_msg *m)
 
 static void push_read_state(ballot_raft *r, uint64_t request, uint64_t index, bool ok)
 {
-	if (r->read_state_count == r->read_state_cap) {
-		size_t cap = r->read_state_cap ? r->read_state_cap * 2 : 16;
-		ballot_read_state *rs = realloc(r->read_states, cap * sizeof *rs);
-		if (rs == NULL) {
-			r->dropped++; /* the caller's read then never completes: it times out */
-			return;
-		}
-		r->read_states = rs;
-		r->read_state_cap = cap;
+	if (ballot_array_reserve(&r->read_states, &r->read_state_cap, r->read_state_count,
+				 sizeof *r->read_states, 16) != 0) {
+		r->dropped++; /* the caller's read then never completes: it times out */
+		return;
 	}
 	r->read_states[r->read_state_count++] = (ballot_read_state){request, index, ok};
 }
@@ -1197,14 +1187,8 @@ int ballot_raft_read(ballot_raft *r, uint64_t request)
 	}
 	if (r->read_count >= BALLOT_RAFT_READS_MAX)
 		return BALLOT_ELIMIT;
-	if (r->read_count == r->read_cap) {
-		size_t cap = r->read_cap ? r->read_cap * 2 : 64;
-		pending_read *reads = realloc(r->reads, cap * sizeof *reads);
-		if (reads == NULL)
-			return BALLOT_ENOMEM;
-		r->reads = reads;
-		r->read_cap = cap;
-	}
+	if (ballot_array_reserve(&r->reads, &r->read_cap, r->read_count, sizeof *r->reads, 64) != 0)
+		return BALLOT_ENOMEM;
 	/* Thesis §6.4: the read index is the commit index once this leader has committed an
 	 * entry of its term; until then the read waits with round 0. */
 	r->reads[r->read_count++] = (pending_read){.request = request};

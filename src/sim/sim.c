@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ballot/limits.h"
+#include "common/array.h"
 #include "common/assert.h"
 #include "sim/sim_internal.h"
 
@@ -85,13 +86,9 @@ static bool event_before(const sim_event *a, const sim_event *b)
 void sim_schedule(sim_world *w, uint64_t delay, uint8_t kind, uint32_t target, uint64_t generation,
 		  ballot_msg *msg, uint64_t a, uint64_t b, ballot_rbuf *payload)
 {
-	if (w->heap_count == w->heap_cap) {
-		size_t cap = w->heap_cap ? w->heap_cap * 2 : 1024;
-		sim_event *heap = realloc(w->heap, cap * sizeof *heap);
-		BALLOT_ASSERT(heap != NULL); /* the simulator has no graceful way on; fail loudly */
-		w->heap = heap;
-		w->heap_cap = cap;
-	}
+	/* The simulator has no graceful way on without memory: fail loudly. */
+	int grown = ballot_array_reserve(&w->heap, &w->heap_cap, w->heap_count, sizeof *w->heap, 1024);
+	BALLOT_ASSERT(grown == 0);
 	sim_event ev = {.time = w->now + delay, .seq = w->seq++, .kind = kind, .target = target,
 			.generation = generation, .msg = msg, .a = a, .b = b, .payload = payload};
 	size_t i = w->heap_count++;
@@ -227,13 +224,8 @@ static void disk_truncate(sim_node *n, uint64_t after)
 
 static void disk_append(sim_node *n, const ballot_entry *e)
 {
-	if (n->log_count == n->log_cap) {
-		size_t cap = n->log_cap ? n->log_cap * 2 : 256;
-		ballot_entry *log = realloc(n->log, cap * sizeof *log);
-		BALLOT_ASSERT(log != NULL);
-		n->log = log;
-		n->log_cap = cap;
-	}
+	int grown = ballot_array_reserve(&n->log, &n->log_cap, n->log_count, sizeof *n->log, 256);
+	BALLOT_ASSERT(grown == 0);
 	n->log[n->log_count] = *e;
 	ballot_rbuf_ref(e->data);
 	n->log_count++;
@@ -651,13 +643,11 @@ static void nemesis_transfer(sim_world *w)
 		return;
 	ballot_raft_status st;
 	ballot_raft_status_get(leader->raft, &st);
-	const ballot_member *to = &st.config.members[ballot_rng_below(&w->rng, st.config.count)];
-	if (to->role == BALLOT_MEMBER_VOTER && ballot_raft_transfer(leader->raft, to->id) == 0)
-		w->res->transfers++;
 	/* Sometimes change its mind at once: two nodes may then campaign in the same term,
 	 * the contested election that tests whether votes survive crashes. */
-	if (ballot_rng_below(&w->rng, 2) == 0) {
-		to = &st.config.members[ballot_rng_below(&w->rng, st.config.count)];
+	unsigned tries = 1 + (unsigned)ballot_rng_below(&w->rng, 2);
+	for (unsigned t = 0; t < tries; t++) {
+		const ballot_member *to = &st.config.members[ballot_rng_below(&w->rng, st.config.count)];
 		if (to->role == BALLOT_MEMBER_VOTER && ballot_raft_transfer(leader->raft, to->id) == 0)
 			w->res->transfers++;
 	}

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/array.h"
 #include "common/assert.h"
 #include "sim/sim_internal.h"
 
@@ -17,13 +18,8 @@ enum { HIST_INVOKE = 1, HIST_OK, HIST_FAIL, HIST_INFO };
 
 static void hist_push(sim_world *w, const sim_hist *h)
 {
-	if (w->hist_count == w->hist_cap) {
-		size_t cap = w->hist_cap ? w->hist_cap * 2 : 1024;
-		sim_hist *hist = realloc(w->hist, cap * sizeof *hist);
-		BALLOT_ASSERT(hist != NULL);
-		w->hist = hist;
-		w->hist_cap = cap;
-	}
+	int grown = ballot_array_reserve(&w->hist, &w->hist_cap, w->hist_count, sizeof *w->hist, 1024);
+	BALLOT_ASSERT(grown == 0);
 	w->hist[w->hist_count++] = *h;
 }
 
@@ -213,13 +209,8 @@ static uint64_t leader_hint(sim_world *w, sim_node *n)
 
 static void pending_push(sim_node *n, const sim_pending *p)
 {
-	if (n->pending_count == n->pending_cap) {
-		size_t cap = n->pending_cap ? n->pending_cap * 2 : 16;
-		sim_pending *pending = realloc(n->pending, cap * sizeof *pending);
-		BALLOT_ASSERT(pending != NULL);
-		n->pending = pending;
-		n->pending_cap = cap;
-	}
+	int grown = ballot_array_reserve(&n->pending, &n->pending_cap, n->pending_count, sizeof *n->pending, 16);
+	BALLOT_ASSERT(grown == 0);
 	n->pending[n->pending_count++] = *p;
 }
 
