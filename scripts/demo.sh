@@ -17,6 +17,10 @@ say "No majority: one version hangs, the other two disagree"
 echo "\$ ballot vote --timeout 0.5 'echo 1' 'echo 2' 'sleep 60'"
 "$ballot" vote --timeout 0.5 'echo 1' 'echo 2' 'sleep 60' 2>&1 || echo "(exit status $?: no winner)"
 
+say "State machine replication: a simulated 5-node Raft cluster under faults, checked"
+echo "\$ ballot sim --seeds 1..20"
+"$ballot" sim --seeds 1..20 2>&1 | cut -c1-160 || true
+
 say "Reliability: TMR of modules with R = 0.9"
 "$ballot" reliability nmr --n 3 --r 0.9 || true
 
