@@ -765,45 +765,36 @@ static void after_commit(ballot_raft *r)
 
 /* ---- the leader handles responses --------------------------------------------------- */
 
-static void handle_append_response(ballot_raft *r, const ballot_msg *m)
+/* A follower refused an append: back up (thesis §5.3 fast backtracking: skip the
+ * follower's whole conflicting term) and probe again. */
+static void handle_append_reject(ballot_raft *r, progress *pr, const ballot_msg *m)
 {
-	progress *pr = peer(r, m->from);
-	if (pr == NULL || pr->id == r->id)
-		return;
-	pr->recent_active = true;
-	if (m->read_round > pr->read_round)
-		pr->read_round = m->read_round;
-	if (pr->state == PROGRESS_SNAPSHOT) {
-		/* A snapshot is on its way: heartbeats it rejects (it lacks the log start) must
-		 * not restart the transfer; only the snapshot's own responses move it. */
-		if (m->success && m->match_index > pr->match)
-			pr->match = m->match_index;
-		goto after;
+	if (m->prev_index <= pr->match)
+		return; /* stale rejection */
+	if (pr->state == PROGRESS_PROBE && m->prev_index != pr->next - 1)
+		return; /* not the probe we wait for (a duplicate, or an old one) */
+	uint64_t next = m->conflict_index;
+	if (m->conflict_term != 0) {
+		uint64_t ours = raft_log_last_of_term(&r->log, m->conflict_term, m->prev_index);
+		if (ours != 0)
+			next = ours + 1;
 	}
-	if (!m->success) {
-		/* Thesis §5.3 fast backtracking: skip the follower's whole conflicting term. */
-		if (m->prev_index <= pr->match)
-			goto after; /* stale rejection */
-		if (pr->state == PROGRESS_PROBE && m->prev_index != pr->next - 1)
-			goto after; /* not the probe we wait for (a duplicate, or an old one) */
-		uint64_t next = m->conflict_index;
-		if (m->conflict_term != 0) {
-			uint64_t ours = raft_log_last_of_term(&r->log, m->conflict_term, m->prev_index);
-			if (ours != 0)
-				next = ours + 1;
-		}
-		if (next > m->prev_index)
-			next = m->prev_index;
-		if (next <= pr->match)
-			next = pr->match + 1;
-		pr->next = next;
-		become_probe(pr);
-		send_append(r, pr);
-		goto after;
-	}
+	if (next > m->prev_index)
+		next = m->prev_index;
+	if (next <= pr->match)
+		next = pr->match + 1;
+	pr->next = next;
+	become_probe(pr);
+	send_append(r, pr);
+}
+
+/* A follower accepted an append (or a heartbeat): record its progress, commit what a
+ * quorum holds, and send what it needs next. */
+static void handle_append_accept(ballot_raft *r, progress *pr, const ballot_msg *m)
+{
 	if (m->match_index > raft_log_last(&r->log)) {
 		r->dropped++; /* it claims entries we never sent: not to be believed */
-		goto after;
+		return;
 	}
 	bool progressed = m->match_index > pr->match;
 	if (progressed) {
@@ -823,7 +814,7 @@ static void handle_append_response(ballot_raft *r, const ballot_msg *m)
 		if (pr->inflight >= r->opts.inflight_max)
 			inflight_free_to(pr, pr->inflight_last[pr->inflight_head]);
 		send_append_ex(r, pr, true);
-		goto after;
+		return;
 	}
 	if (progressed && maybe_commit(r)) {
 		after_commit(r);
@@ -833,7 +824,28 @@ static void handle_append_response(ballot_raft *r, const ballot_msg *m)
 	if (r->transfer_target == pr->id && pr->match == raft_log_last(&r->log))
 		send_timeout_now(r, pr->id);
 	send_append(r, pr);
-after:
+}
+
+static void handle_append_response(ballot_raft *r, const ballot_msg *m)
+{
+	progress *pr = peer(r, m->from);
+	if (pr == NULL || pr->id == r->id) {
+		r->dropped++; /* not a member: no progress to record */
+		return;
+	}
+	pr->recent_active = true;
+	if (m->read_round > pr->read_round)
+		pr->read_round = m->read_round;
+	if (pr->state == PROGRESS_SNAPSHOT) {
+		/* A snapshot is on its way: heartbeats it rejects (it lacks the log start) must
+		 * not restart the transfer; only the snapshot's own responses move it. */
+		if (m->success && m->match_index > pr->match && m->match_index <= raft_log_last(&r->log))
+			pr->match = m->match_index;
+	} else if (m->success) {
+		handle_append_accept(r, pr, m);
+	} else {
+		handle_append_reject(r, pr, m);
+	}
 	release_reads(r);
 }
 
