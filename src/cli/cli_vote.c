@@ -395,15 +395,19 @@ static long vote_field_count(const vote_ctx *c, const ballot_output *shape, cons
 	return tie ? -1 : best_count;
 }
 
-/* Numeric vote: parse, vote on how many numbers, then field by field; the winner keeps
- * the layout of a version that agreed on every field. */
-static int vote_numeric(vote_ctx *c, const ballot_output *in, round_outcome *out)
+static double weight_of(const vote_ctx *c, size_t i)
 {
-	size_t n = c->opts->n;
-	size_t counts[BALLOT_VOTE_MODULES_MAX];
-	ballot_output shape[BALLOT_VOTE_MODULES_MAX];
-	for (size_t i = 0; i < n; i++) {
+	return c->opts->config.weights ? c->opts->config.weights[i] : 1.0;
+}
+
+/* Parses each answer into c->numbers; shape[i] is its count of numbers (or failed, with a
+ * note, if it is not numbers at all). */
+static void parse_numeric_outputs(vote_ctx *c, const ballot_output *in, round_outcome *out,
+				  ballot_output *shape, size_t *counts)
+{
+	for (size_t i = 0; i < c->opts->n; i++) {
 		shape[i] = ballot_output_failed();
+		counts[i] = 0;
 		if (in[i].kind == BALLOT_OUTPUT_FAILED)
 			continue;
 		ballot_errmsg em;
@@ -415,74 +419,68 @@ static int vote_numeric(vote_ctx *c, const ballot_output *in, round_outcome *out
 		}
 		shape[i] = ballot_output_number((double)counts[i]);
 	}
-	long winning_count = vote_field_count(c, shape, counts);
-	if (winning_count < 0) {
-		snprintf(out->why, sizeof out->why, "the versions do not agree on how many numbers they print");
-		return 0;
-	}
-	size_t fields = (size_t)winning_count;
-	bool dissent[BALLOT_VOTE_MODULES_MAX] = {0};
-	for (size_t i = 0; i < n; i++)
-		dissent[i] = shape[i].kind != BALLOT_OUTPUT_FAILED && counts[i] != fields;
-	bool all_failed = true;
-	for (size_t i = 0; i < n; i++)
-		all_failed &= shape[i].kind == BALLOT_OUTPUT_FAILED;
-	if (all_failed) {
-		snprintf(out->why, sizeof out->why, "%s", ballot_no_winner_text(BALLOT_NO_ALL_FAILED));
-		return 0;
-	}
+}
 
-	if (fields == 0) {
-		/* No numbers to vote: the policy decides on the (empty) shape itself. */
-		ballot_vote_config empty = c->opts->config;
-		empty.epsilon = 0;
-		if (ballot_policy_is_numeric(empty.policy))
-			empty.policy = BALLOT_POLICY_MAJORITY;
-		ballot_vote_result r;
-		ballot_errmsg em;
-		if (ballot_vote(&empty, shape, n, NULL, &r, &em) != 0) {
-			cli_error("vote: %s", em.text);
-			return -1;
-		}
-		outcome_take(out, &r, n);
-		if (r.has_winner)
-			return ballot_buf_append(&out->winner, in[r.winner_index].data, in[r.winner_index].len);
-		return 0;
-	}
-
-	/* Vote each field; remember each field's result to build the winner afterwards. */
-	ballot_vote_result *field_results = malloc(fields * sizeof *field_results + 1);
-	if (field_results == NULL)
-		return -1;
-	ballot_output values[BALLOT_VOTE_MODULES_MAX];
+/* No numbers to vote: the policy decides on the (empty) shape itself. */
+static int vote_empty_outputs(vote_ctx *c, const ballot_output *in, const ballot_output *shape,
+			      round_outcome *out)
+{
+	ballot_vote_config empty = c->opts->config;
+	empty.epsilon = 0;
+	if (ballot_policy_is_numeric(empty.policy))
+		empty.policy = BALLOT_POLICY_MAJORITY;
+	ballot_vote_result r;
 	ballot_errmsg em;
+	if (ballot_vote(&empty, shape, c->opts->n, NULL, &r, &em) != 0) {
+		cli_error("vote: %s", em.text);
+		return -1;
+	}
+	outcome_take(out, &r, c->opts->n);
+	if (r.has_winner)
+		return ballot_buf_append(&out->winner, in[r.winner_index].data, in[r.winner_index].len);
+	return 0;
+}
+
+/* Votes field by field among the versions of the winning shape (the others count as failed
+ * for each field), into results[0..fields); marks who dissented on any field. Returns 0, 1
+ * if a field has no winner (out says why), or -1 if ballot itself failed. */
+static int vote_fields(vote_ctx *c, const ballot_output *shape, const size_t *counts, size_t fields,
+		       ballot_vote_result *results, bool *dissent, round_outcome *out)
+{
+	size_t n = c->opts->n;
+	ballot_output values[BALLOT_VOTE_MODULES_MAX];
 	for (size_t f = 0; f < fields; f++) {
 		for (size_t i = 0; i < n; i++) {
 			bool usable = shape[i].kind != BALLOT_OUTPUT_FAILED && counts[i] == fields;
 			values[i] = usable ? ballot_output_number(c->numbers[i][f].value) : ballot_output_failed();
 		}
-		if (ballot_vote(&c->opts->config, values, n, NULL, &field_results[f], &em) != 0) {
+		ballot_errmsg em;
+		if (ballot_vote(&c->opts->config, values, n, NULL, &results[f], &em) != 0) {
 			cli_error("vote: %s", em.text);
-			free(field_results);
 			return -1;
 		}
-		const ballot_vote_result *fr = &field_results[f];
-		if (!fr->has_winner) {
-			outcome_take(out, fr, n);
-			snprintf(out->why, sizeof out->why, "number %zu: %s", f + 1, ballot_no_winner_text(fr->reason));
-			free(field_results);
-			return 0;
+		if (!results[f].has_winner) {
+			outcome_take(out, &results[f], n);
+			snprintf(out->why, sizeof out->why, "number %zu: %s", f + 1,
+				 ballot_no_winner_text(results[f].reason));
+			return 1;
 		}
 		for (size_t i = 0; i < n; i++)
-			dissent[i] |= fr->verdicts[i] == BALLOT_VERDICT_DISSENTED;
+			dissent[i] |= results[f].verdicts[i] == BALLOT_VERDICT_DISSENTED;
 	}
+	return 0;
+}
 
-	/* Verdicts over all fields, support, and the layout to print the winner in. */
-	out->has_winner = true;
+/* Verdicts over all fields and the support; returns the version whose layout the winner
+ * takes: the first that agreed on every field, else the first of the winning shape. */
+static int numeric_verdicts(vote_ctx *c, const ballot_output *shape, const size_t *counts, size_t fields,
+			    const bool *dissent, round_outcome *out)
+{
 	int layout = -1;
-	for (size_t i = 0; i < n; i++) {
-		out->total_weight += c->opts->config.weights ? c->opts->config.weights[i] : 1.0;
-		if (out->verdicts[i] == BALLOT_VERDICT_FAILED || shape[i].kind == BALLOT_OUTPUT_FAILED) {
+	out->has_winner = true;
+	for (size_t i = 0; i < c->opts->n; i++) {
+		out->total_weight += weight_of(c, i);
+		if (shape[i].kind == BALLOT_OUTPUT_FAILED) {
 			out->verdicts[i] = BALLOT_VERDICT_FAILED;
 			continue;
 		}
@@ -490,29 +488,73 @@ static int vote_numeric(vote_ctx *c, const ballot_output *in, round_outcome *out
 		if (dissent[i])
 			continue;
 		out->support_count++;
-		out->support_weight += c->opts->config.weights ? c->opts->config.weights[i] : 1.0;
+		out->support_weight += weight_of(c, i);
 		if (layout < 0)
 			layout = (int)i;
 	}
-	for (size_t i = 0; i < n && layout < 0; i++) {
+	for (size_t i = 0; i < c->opts->n && layout < 0; i++) {
 		if (shape[i].kind != BALLOT_OUTPUT_FAILED && counts[i] == fields)
-			layout = (int)i; /* every version dissented somewhere: one of the winning shape */
+			layout = (int)i;
 	}
 	BALLOT_ASSERT(layout >= 0);
+	return layout;
+}
+
+/* The winner: the layout version's text with each number replaced by its field's winner. */
+static int build_numeric_winner(vote_ctx *c, const ballot_output *in, const ballot_vote_result *results,
+				size_t fields, int layout, ballot_buf *winner)
+{
 	const char *text = in[layout].data;
 	size_t at = 0;
 	int rc = 0;
 	for (size_t f = 0; f < fields && rc == 0; f++) {
 		const ballot_number *num = &c->numbers[layout][f];
-		rc = ballot_buf_append(&out->winner, text + at, num->offset - at);
+		rc = ballot_buf_append(winner, text + at, num->offset - at);
 		if (rc == 0)
-			rc = append_field(c, &out->winner, &field_results[f], in, f, layout);
+			rc = append_field(c, winner, &results[f], in, f, layout);
 		at = num->offset + num->len;
 	}
 	if (rc == 0)
-		rc = ballot_buf_append(&out->winner, text + at, in[layout].len - at);
-	free(field_results);
+		rc = ballot_buf_append(winner, text + at, in[layout].len - at);
 	return rc == 0 ? 0 : -1;
+}
+
+/* Numeric vote: parse, decide how many numbers, then vote field by field; the winner keeps
+ * the layout of a version that agreed on every field. */
+static int vote_numeric(vote_ctx *c, const ballot_output *in, round_outcome *out)
+{
+	size_t n = c->opts->n;
+	size_t counts[BALLOT_VOTE_MODULES_MAX];
+	ballot_output shape[BALLOT_VOTE_MODULES_MAX];
+	parse_numeric_outputs(c, in, out, shape, counts);
+	bool all_failed = true;
+	for (size_t i = 0; i < n; i++)
+		all_failed &= shape[i].kind == BALLOT_OUTPUT_FAILED;
+	if (all_failed) {
+		snprintf(out->why, sizeof out->why, "%s", ballot_no_winner_text(BALLOT_NO_ALL_FAILED));
+		return 0;
+	}
+	long winning_count = vote_field_count(c, shape, counts);
+	if (winning_count < 0) {
+		snprintf(out->why, sizeof out->why, "the versions do not agree on how many numbers they print");
+		return 0;
+	}
+	size_t fields = (size_t)winning_count;
+	if (fields == 0)
+		return vote_empty_outputs(c, in, shape, out);
+	bool dissent[BALLOT_VOTE_MODULES_MAX];
+	for (size_t i = 0; i < n; i++)
+		dissent[i] = shape[i].kind != BALLOT_OUTPUT_FAILED && counts[i] != fields;
+	ballot_vote_result *results = malloc(fields * sizeof *results);
+	if (results == NULL)
+		return -1;
+	int rc = vote_fields(c, shape, counts, fields, results, dissent, out);
+	if (rc == 0) {
+		int layout = numeric_verdicts(c, shape, counts, fields, dissent, out);
+		rc = build_numeric_winner(c, in, results, fields, layout, &out->winner);
+	}
+	free(results);
+	return rc < 0 ? -1 : 0;
 }
 
 /* Votes over in[0..n) (bytes, or failed) into c->round. Returns 0, or -1 if ballot itself
