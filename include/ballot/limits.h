@@ -146,6 +146,36 @@ _Static_assert(BALLOT_RAFT_MEMBERS_MAX <= 64, "member sets are 64-bit masks");
 #define BALLOT_RESP_BULK_MAX_BYTES (512u * 1024 * 1024)
 #define BALLOT_RESP_ARRAY_MAX (32u * 1024 * 1024)
 
+/* RESP2 request parser (what clients send; ballot/resp_parse.h). */
+
+/* Bytes of an inline request line, and of a "*<count>" or "$<len>" header line, without
+ * its end: Redis's PROTO_INLINE_MAX_SIZE, with Redis's errors ("too big inline request",
+ * "too big mbulk count string", "too big bulk count string"). Redis checks it when a read
+ * leaves a line unfinished, so its verdict depends on how TCP split the stream; ballot
+ * checks it as if every byte came alone, so whole and split input get the same verdict. */
+#define BALLOT_RESP_INLINE_MAX_BYTES (64u * 1024)
+
+/* Arguments of one multibulk request ("invalid multibulk length" past it). Redis 7 allows
+ * INT_MAX and Redis up to 6.0 allowed 1024 * 1024; no ballot command takes more than
+ * BALLOT_KV_ARGS_MAX, and the argument vector costs 16 bytes an argument. */
+#define BALLOT_RESP_REQUEST_ARGS_MAX BALLOT_KV_ARGS_MAX
+
+/* Bytes of one bulk argument ("invalid bulk length" past it). Redis's proto-max-bulk-len
+ * is 512 MiB; an argument larger than a whole log entry can be part of no command ballot
+ * runs, so ballot refuses it before buffering it. */
+#define BALLOT_RESP_REQUEST_BULK_MAX_BYTES BALLOT_KV_ENTRY_MAX_BYTES
+
+/* Argument bytes of one request: what one connection's parser may buffer. Redis closes a
+ * client past client-query-buffer-limit (1 GiB); ballot replies "ERR Protocol error:
+ * request arguments exceed N bytes" and closes. Twice an entry: a write's arguments fit
+ * one entry, and a read (MGET) of that size is already a very large reply. */
+#define BALLOT_RESP_REQUEST_MAX_BYTES (2u * BALLOT_KV_ENTRY_MAX_BYTES)
+
+/* Storage an idle parser keeps for the next request (copied arguments, and the argument
+ * vector); more is freed when the next request starts, so one large request does not pin
+ * its memory for the life of the connection. */
+#define BALLOT_RESP_PARSER_KEEP_BYTES (64u * 1024)
+
 _Static_assert(BALLOT_VOTE_MODULES_MAX <= 64, "verdict masks are 64-bit");
 _Static_assert(BALLOT_VOTE_LINE_MAX_BYTES <= BALLOT_VOTE_OUTPUT_MAX_BYTES,
 	       "a line fits in the largest output");
@@ -175,6 +205,13 @@ _Static_assert(BALLOT_KV_REPLY_MAX_BYTES / 6 <= BALLOT_RESP_ARRAY_MAX,
 	       "the reply decoder accepts the longest array a reply can hold ($0 elements)");
 _Static_assert(BALLOT_KV_ARGS_MAX <= BALLOT_RESP_ARRAY_MAX, "an MGET reply can be decoded");
 _Static_assert(BALLOT_KV_BATCH_MAX <= BALLOT_RESP_ARRAY_MAX, "a batch reply can be decoded");
+_Static_assert(BALLOT_RESP_REQUEST_ARGS_MAX >= BALLOT_KV_ARGS_MAX, "every command's arguments can be sent");
+_Static_assert(BALLOT_KV_KEY_MAX_BYTES <= BALLOT_RESP_REQUEST_BULK_MAX_BYTES, "the largest key can be sent");
+_Static_assert(BALLOT_KV_VALUE_MAX_BYTES <= BALLOT_RESP_REQUEST_BULK_MAX_BYTES, "the largest value can be sent");
+_Static_assert(BALLOT_RESP_REQUEST_BULK_MAX_BYTES <= BALLOT_RESP_REQUEST_MAX_BYTES, "one bulk fits a request");
+_Static_assert(BALLOT_RESP_INLINE_MAX_BYTES <= BALLOT_RESP_REQUEST_MAX_BYTES, "an inline request fits a request");
+_Static_assert(BALLOT_RESP_REQUEST_MAX_BYTES <= INT32_MAX, "request sizes stay far from overflow");
+_Static_assert(BALLOT_RESP_REQUEST_ARGS_MAX <= SIZE_MAX / 64, "argument vectors stay addressable");
 _Static_assert(BALLOT_KV_TABLE_BITS_MIN >= 1, "bucket shifts stay below 64");
 _Static_assert(BALLOT_KV_TABLE_BITS_MIN <= BALLOT_KV_TABLE_BITS_MAX, "table sizes are ordered");
 _Static_assert(BALLOT_KV_TABLE_BITS_MAX <= 40, "bucket arrays stay addressable");
