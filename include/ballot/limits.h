@@ -66,6 +66,9 @@
 /* Raft: snapshot bytes per InstallSnapshot chunk, and the largest snapshot. */
 #define BALLOT_RAFT_SNAPSHOT_CHUNK_DEFAULT (1u * 1024 * 1024)
 #define BALLOT_RAFT_SNAPSHOT_BYTES_MAX (4ull * 1024 * 1024 * 1024)
+/* Raft: the largest snapshot chunk, the upper bound of ballot_raft_options'
+ * snapshot_chunk_bytes (one InstallSnapshot message carries one chunk). */
+#define BALLOT_RAFT_SNAPSHOT_CHUNK_BYTES_MAX (16u * BALLOT_RAFT_SNAPSHOT_CHUNK_DEFAULT)
 /* Raft: ReadIndex requests waiting on one leader. */
 #define BALLOT_RAFT_READS_MAX 65536
 /* Raft: the largest peer message on the wire (a batch plus framing). */
@@ -74,6 +77,10 @@
 _Static_assert(BALLOT_RAFT_BATCH_BYTES_DEFAULT <= BALLOT_RAFT_BATCH_BYTES_MAX, "default batch within max");
 _Static_assert(BALLOT_RAFT_INFLIGHT_DEFAULT <= BALLOT_RAFT_INFLIGHT_MAX, "default window within max");
 _Static_assert(BALLOT_RAFT_SNAPSHOT_CHUNK_DEFAULT <= BALLOT_RAFT_MSG_BYTES_MAX, "a chunk fits a message");
+_Static_assert(BALLOT_RAFT_SNAPSHOT_CHUNK_DEFAULT <= BALLOT_RAFT_SNAPSHOT_CHUNK_BYTES_MAX,
+	       "default chunk within the largest");
+_Static_assert(BALLOT_RAFT_SNAPSHOT_CHUNK_BYTES_MAX + 64 * 1024 <= BALLOT_RAFT_MSG_BYTES_MAX,
+	       "the largest chunk, with its message and configuration, fits a message");
 _Static_assert(BALLOT_RAFT_MEMBERS_MAX <= 64, "member sets are 64-bit masks");
 /* ballot_check and `ballot check`: the history format. */
 /* Bytes in one line of a JSONL history (one event, newline excluded). */
@@ -217,5 +224,26 @@ _Static_assert(BALLOT_KV_TABLE_BITS_MIN <= BALLOT_KV_TABLE_BITS_MAX, "table size
 _Static_assert(BALLOT_KV_TABLE_BITS_MAX <= 40, "bucket arrays stay addressable");
 _Static_assert(BALLOT_SESSION_TTL_DEFAULT_MS <= BALLOT_SESSION_TTL_MAX_MS, "default TTL within the largest");
 _Static_assert(BALLOT_SESSIONS_DEFAULT <= BALLOT_SESSIONS_MAX, "default session table within the largest");
+
+/* Peer protocol (include/ballot/frame.h, docs/peer-protocol.md). */
+
+/* Bytes of the opaque payload of a forwarded client request, or of its reply: a follower
+ * forwards a client's command to the leader and relays the answer, so this covers the
+ * largest key-value entry and the largest reply, with room for the node layer's own
+ * envelope around them. */
+#define BALLOT_PEER_FORWARD_BYTES_MAX (BALLOT_KV_REPLY_MAX_BYTES + 64u * 1024)
+
+/* Bytes of one frame, header included: what a peer connection may have to buffer. RAFT
+ * frames are held to BALLOT_RAFT_MSG_BYTES_MAX, forward frames to their payload limit. */
+#define BALLOT_PEER_FRAME_BYTES_MAX (BALLOT_PEER_FORWARD_BYTES_MAX + 64u * 1024)
+
+_Static_assert(BALLOT_KV_ENTRY_MAX_BYTES + 64 * 1024 <= BALLOT_PEER_FORWARD_BYTES_MAX,
+	       "the largest key-value command can be forwarded");
+_Static_assert(BALLOT_KV_REPLY_MAX_BYTES <= BALLOT_PEER_FORWARD_BYTES_MAX,
+	       "the largest key-value reply can be forwarded back");
+_Static_assert(BALLOT_ERRMSG_MAX <= BALLOT_PEER_FORWARD_BYTES_MAX, "an error detail can be forwarded");
+_Static_assert(BALLOT_RAFT_MSG_BYTES_MAX <= BALLOT_PEER_FRAME_BYTES_MAX, "a Raft message fits a frame");
+_Static_assert(BALLOT_PEER_FRAME_BYTES_MAX <= UINT32_MAX, "frame body lengths are 32-bit on the wire");
+_Static_assert(BALLOT_RAFT_ENTRY_BYTES_MAX <= UINT32_MAX, "entry lengths are 32-bit on the wire");
 
 #endif
