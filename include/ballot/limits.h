@@ -245,5 +245,37 @@ _Static_assert(BALLOT_ERRMSG_MAX <= BALLOT_PEER_FORWARD_BYTES_MAX, "an error det
 _Static_assert(BALLOT_RAFT_MSG_BYTES_MAX <= BALLOT_PEER_FRAME_BYTES_MAX, "a Raft message fits a frame");
 _Static_assert(BALLOT_PEER_FRAME_BYTES_MAX <= UINT32_MAX, "frame body lengths are 32-bit on the wire");
 _Static_assert(BALLOT_RAFT_ENTRY_BYTES_MAX <= UINT32_MAX, "entry lengths are 32-bit on the wire");
+/* Durable storage (src/storage/, docs/storage.md). */
+
+/* A log segment's preallocated size: default, smallest and largest. A record larger than a
+ * segment gets a segment of its own, sized to fit it. */
+#define BALLOT_WAL_SEGMENT_BYTES_DEFAULT (64u * 1024 * 1024)
+#define BALLOT_WAL_SEGMENT_BYTES_MIN (4u * 1024)
+#define BALLOT_WAL_SEGMENT_BYTES_MAX (1024u * 1024 * 1024)
+
+/* Encoded records the log buffers before writing them out: a batch larger than this reaches
+ * the file in several writes before its one fdatasync. */
+#define BALLOT_WAL_WRITE_BUFFER_BYTES (1u * 1024 * 1024)
+
+/* Bytes recovery reads at a time (a larger record is read whole). */
+#define BALLOT_WAL_READ_BUFFER_BYTES (1u * 1024 * 1024)
+
+/* The longest path storage composes: the data directory, a slash and a file name. */
+#define BALLOT_STORAGE_PATH_MAX 4096
+
+/* Names a data directory may hold (segments, snapshots, the hard state, the lock). */
+#define BALLOT_STORAGE_DIR_ENTRIES_MAX 1000000
+
+/* Recovery notices (a torn tail cut, stale files removed) kept for the caller; more are
+ * counted, not kept. */
+#define BALLOT_STORAGE_WARNINGS_MAX 16
+
+_Static_assert(BALLOT_WAL_SEGMENT_BYTES_MIN <= BALLOT_WAL_SEGMENT_BYTES_DEFAULT &&
+		       BALLOT_WAL_SEGMENT_BYTES_DEFAULT <= BALLOT_WAL_SEGMENT_BYTES_MAX,
+	       "the default segment size is within its range");
+_Static_assert((uint64_t)BALLOT_WAL_SEGMENT_BYTES_MAX + BALLOT_RAFT_ENTRY_BYTES_MAX + 4096 < UINT32_MAX,
+	       "offsets within a segment, even one sized for the largest entry, are 32-bit");
+_Static_assert(BALLOT_WAL_SEGMENT_BYTES_MIN >= 4096, "a segment holds its header and a small record");
+_Static_assert(BALLOT_CONFIG_ENCODED_MAX < UINT32_MAX, "a snapshot's configuration length is 32-bit");
 
 #endif
