@@ -231,6 +231,11 @@ _Static_assert(BALLOT_SESSIONS_DEFAULT <= BALLOT_SESSIONS_MAX, "default session 
  * forwards a client's command to the leader and relays the answer, so this covers the
  * largest key-value entry and the largest reply, with room for the node layer's own
  * envelope around them. */
+/* ballotd: bytes queued to one peer before its messages are dropped (Raft tolerates loss;
+ * a slow or dead peer must not make the leader buffer without bound), and bytes read from
+ * one client before its replies are written out. */
+#define BALLOT_PEER_QUEUE_BYTES_MAX (64u * 1024 * 1024)
+#define BALLOT_CLIENT_OUTPUT_BYTES_MAX (64u * 1024 * 1024)
 #define BALLOT_PEER_FORWARD_BYTES_MAX (BALLOT_KV_REPLY_MAX_BYTES + 64u * 1024)
 
 /* Bytes of one frame, header included: what a peer connection may have to buffer. RAFT

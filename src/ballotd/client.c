@@ -1,0 +1,704 @@
+/* Redis clients: connections, the RESP2 request stream, and the commands ballotd answers.
+ *
+ * Requests on one connection are answered in order, whatever order the cluster finishes
+ * them in: each request takes a slot in the connection's reply queue, and replies leave
+ * from the head as slots fill (pipelining). Data commands go to the key-value state
+ * machine through the log (writes) or ReadIndex (reads); the rest are answered here. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ballot/resp.h"
+#include "common/assert.h"
+#include "ballotd/node_internal.h"
+
+bool node_split_address(const char *addr, char *host, size_t host_cap, int *port);
+
+#define READ_CHUNK (64 * 1024)
+#define ARGS_ON_STACK 64
+
+typedef struct out_req {
+	uv_write_t req;
+	client_conn *c;
+	size_t len;
+	char data[];
+} out_req;
+
+/* ---- connection lifetime ------------------------------------------------------------ */
+
+static void free_conn(client_conn *c)
+{
+	node *n = c->n;
+	if (c->prev_conn != NULL)
+		c->prev_conn->next_conn = c->next_conn;
+	else if (n->clients == c)
+		n->clients = c->next_conn;
+	if (c->next_conn != NULL)
+		c->next_conn->prev_conn = c->prev_conn;
+	n->client_count--;
+	while (c->head != NULL) {
+		reply_slot *s = c->head;
+		c->head = s->next;
+		ballot_buf_free(&s->data);
+		free(s);
+	}
+	ballot_resp_parser_free(&c->parser);
+	ballot_buf_free(&c->in);
+	ballot_buf_free(&c->multi);
+	free(c);
+}
+
+void client_release(client_conn *c)
+{
+	BALLOT_ASSERT(c->refs > 0);
+	if (--c->refs == 0)
+		free_conn(c);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+	client_release(h->data);
+}
+
+static void close_conn(client_conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+/* ---- replies ------------------------------------------------------------------------ */
+
+static void on_reply_written(uv_write_t *req, int status)
+{
+	out_req *w = (out_req *)req;
+	client_conn *c = w->c;
+	c->out_pending -= w->len;
+	free(w);
+	if (status != 0) {
+		close_conn(c);
+	} else if (c->reading_paused && !c->closing && c->out_pending < BALLOT_CLIENT_OUTPUT_BYTES_MAX / 2) {
+		c->reading_paused = false;
+		extern void client_resume_reading(client_conn *c);
+		client_resume_reading(c);
+	}
+	client_release(c);
+}
+
+/* Writes every filled slot at the head of the queue, in order, in one write. */
+static void flush(client_conn *c)
+{
+	if (c->closing)
+		return;
+	size_t len = 0;
+	for (reply_slot *s = c->head; s != NULL && s->done; s = s->next)
+		len += s->data.len;
+	if (len == 0 && (c->head == NULL || !c->head->done))
+		return;
+	out_req *w = malloc(sizeof *w + len);
+	if (w == NULL) {
+		close_conn(c);
+		return;
+	}
+	size_t at = 0;
+	while (c->head != NULL && c->head->done) {
+		reply_slot *s = c->head;
+		memcpy(w->data + at, s->data.data, s->data.len);
+		at += s->data.len;
+		c->head = s->next;
+		ballot_buf_free(&s->data);
+		free(s);
+	}
+	if (c->head == NULL)
+		c->tail = NULL;
+	w->c = c;
+	w->len = len;
+	c->refs++;
+	c->out_pending += len;
+	uv_buf_t buf = uv_buf_init(w->data, (unsigned)len);
+	if (len == 0 || uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_reply_written) != 0) {
+		c->out_pending -= len;
+		free(w);
+		client_release(c);
+		if (len != 0)
+			close_conn(c);
+	}
+	if (c->close_after_reply && c->head == NULL)
+		close_conn(c);
+}
+
+void client_slot_done(node *n, client_conn *c)
+{
+	(void)n;
+	flush(c);
+}
+
+static reply_slot *new_slot(client_conn *c)
+{
+	reply_slot *s = calloc(1, sizeof *s);
+	if (s == NULL)
+		return NULL;
+	ballot_buf_init(&s->data, 0);
+	if (c->tail != NULL)
+		c->tail->next = s;
+	else
+		c->head = s;
+	c->tail = s;
+	return s;
+}
+
+/* Answers the current request at once. */
+static void reply_now(reply_slot *s, const ballot_buf *b)
+{
+	if (ballot_buf_append(&s->data, b->data, b->len) != 0)
+		ballot_resp_error(&s->data, "ERR out of memory");
+	s->done = true;
+}
+
+/* ---- commands answered here --------------------------------------------------------- */
+
+static bool is(const ballot_resp_arg *a, const char *name)
+{
+	return a->len == strlen(name) && strncasecmp(a->data, name, a->len) == 0;
+}
+
+static void arity_error(ballot_buf *out, const ballot_resp_arg *cmd)
+{
+	char name[64];
+	size_t len = cmd->len < sizeof name - 1 ? cmd->len : sizeof name - 1;
+	for (size_t i = 0; i < len; i++)
+		name[i] = (char)tolower((unsigned char)cmd->data[i]);
+	name[len] = '\0';
+	ballot_resp_error(out, "ERR wrong number of arguments for '%s' command", name);
+}
+
+static void cmd_hello(client_conn *c, size_t argc, const ballot_resp_arg *argv, ballot_buf *out)
+{
+	if (argc >= 2 && !(argv[1].len == 1 && argv[1].data[0] == '2')) {
+		/* RESP3 is not spoken: clients (node-redis, ioredis, redis-py) fall back to RESP2. */
+		ballot_resp_error(out, "NOPROTO sorry, this protocol version is not supported");
+		return;
+	}
+	for (size_t i = 2; i + 2 < argc + 1 && i < argc; i++) {
+		if (is(&argv[i], "AUTH") && i + 2 < argc) {
+			const char *pass = c->n->cfg.requirepass;
+			if (pass[0] != '\0' && argv[i + 2].len == strlen(pass) && memcmp(argv[i + 2].data, pass, argv[i + 2].len) == 0)
+				c->authed = true;
+			else if (pass[0] != '\0') {
+				ballot_resp_error(out, "WRONGPASS invalid username-password pair or user is disabled.");
+				return;
+			}
+			i += 2;
+		} else if (is(&argv[i], "SETNAME") && i + 1 < argc) {
+			snprintf(c->name, sizeof c->name, "%.*s", (int)argv[i + 1].len, argv[i + 1].data);
+			i++;
+		}
+	}
+	ballot_resp_array(out, 14);
+	ballot_resp_bulk(out, "server", 6);
+	ballot_resp_bulk(out, "redis", 5);
+	ballot_resp_bulk(out, "version", 7);
+	ballot_resp_bulk(out, "7.0.0", 5);
+	ballot_resp_bulk(out, "proto", 5);
+	ballot_resp_integer(out, 2);
+	ballot_resp_bulk(out, "id", 2);
+	ballot_resp_integer(out, (int64_t)c->id);
+	ballot_resp_bulk(out, "mode", 4);
+	ballot_resp_bulk(out, "standalone", 10);
+	ballot_resp_bulk(out, "role", 4);
+	ballot_resp_bulk(out, "master", 6);
+	ballot_resp_bulk(out, "modules", 7);
+	ballot_resp_array(out, 0);
+}
+
+static void cmd_client(client_conn *c, size_t argc, const ballot_resp_arg *argv, ballot_buf *out)
+{
+	if (argc < 2) {
+		arity_error(out, &argv[0]);
+	} else if (is(&argv[1], "SETNAME") && argc == 3) {
+		snprintf(c->name, sizeof c->name, "%.*s", (int)argv[2].len, argv[2].data);
+		ballot_resp_simple(out, "OK");
+	} else if (is(&argv[1], "GETNAME")) {
+		if (c->name[0] != '\0')
+			ballot_resp_bulk(out, c->name, strlen(c->name));
+		else
+			ballot_resp_null(out);
+	} else if (is(&argv[1], "ID")) {
+		ballot_resp_integer(out, (int64_t)c->id);
+	} else if (is(&argv[1], "SETINFO")) {
+		ballot_resp_simple(out, "OK");
+	} else {
+		ballot_resp_error(out, "ERR unknown subcommand '%.*s'. Try CLIENT HELP.", (int)argv[1].len, argv[1].data);
+	}
+}
+
+static void cmd_config(size_t argc, const ballot_resp_arg *argv, ballot_buf *out)
+{
+	if (argc >= 2 && is(&argv[1], "RESETSTAT")) {
+		ballot_resp_simple(out, "OK");
+		return;
+	}
+	if (argc != 3 || !is(&argv[1], "GET")) {
+		ballot_resp_error(out, "ERR CONFIG supports only GET and RESETSTAT here");
+		return;
+	}
+	static const char *const known[][2] = {{"save", ""}, {"appendonly", "yes"}, {"databases", "1"},
+					       {"maxmemory", "0"}, {"maxmemory-policy", "noeviction"}};
+	size_t count = 0;
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+		count += is(&argv[2], known[i][0]) || is(&argv[2], "*");
+	ballot_resp_array(out, 2 * count);
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+		if (!is(&argv[2], known[i][0]) && !is(&argv[2], "*"))
+			continue;
+		ballot_resp_bulk(out, known[i][0], strlen(known[i][0]));
+		ballot_resp_bulk(out, known[i][1], strlen(known[i][1]));
+	}
+}
+
+static void cmd_info(client_conn *c, ballot_buf *out)
+{
+	node *n = c->n;
+	ballot_buf text;
+	ballot_buf_init(&text, 0);
+	uint64_t now = node_now_ms();
+	ballot_buf_printf(&text, "# Server\r\nredis_version:7.0.0\r\nballot_version:0.1.0\r\nredis_mode:standalone\r\n"
+			  "process_id:%d\r\ntcp_port:%s\r\nuptime_in_seconds:%llu\r\n\r\n",
+			  (int)uv_os_getpid(), strrchr(n->cfg.listen, ':') + 1,
+			  (unsigned long long)((now - n->started_ms) / 1000));
+	ballot_buf_printf(&text, "# Clients\r\nconnected_clients:%u\r\nmaxclients:%u\r\n\r\n", n->client_count,
+			  n->cfg.clients_max);
+	ballot_buf_printf(&text, "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
+			  "rejected_connections:%llu\r\n\r\n", (unsigned long long)n->connections_total,
+			  (unsigned long long)n->commands, (unsigned long long)n->rejected_connections);
+	node_info_replication(n, &text);
+	ballot_buf_printf(&text, "\r\n# Keyspace\r\ndb0:keys=%llu,expires=0,avg_ttl=0\r\n",
+			  (unsigned long long)ballot_kv_count(n->kv));
+	ballot_resp_bulk(out, text.data, text.len);
+	ballot_buf_free(&text);
+}
+
+static uint64_t arg_u64(const ballot_resp_arg *a, bool *ok)
+{
+	char text[32];
+	*ok = a->len > 0 && a->len < sizeof text;
+	if (!*ok)
+		return 0;
+	memcpy(text, a->data, a->len);
+	text[a->len] = '\0';
+	char *end = NULL;
+	unsigned long long v = strtoull(text, &end, 10);
+	*ok = *end == '\0' && text[0] >= '0' && text[0] <= '9';
+	return v;
+}
+
+/* BALLOT MEMBERS | ADD id host:port | PROMOTE id | REMOVE id | TRANSFER id | SNAPSHOT */
+static void cmd_ballot(client_conn *c, size_t argc, const ballot_resp_arg *argv, ballot_buf *out)
+{
+	node *n = c->n;
+	if (argc >= 2 && is(&argv[1], "MEMBERS")) {
+		ballot_raft_status st;
+		ballot_raft_status_get(n->raft, &st);
+		ballot_resp_array(out, st.config.count);
+		for (unsigned i = 0; i < st.config.count; i++) {
+			const ballot_member *m = &st.config.members[i];
+			char line[160];
+			int len = snprintf(line, sizeof line, "%llu %s %s%s", (unsigned long long)m->id,
+					   m->role == BALLOT_MEMBER_VOTER ? "voter" : "learner", m->address,
+					   m->id == st.leader ? " leader" : "");
+			ballot_resp_bulk(out, line, (size_t)len);
+		}
+		return;
+	}
+	bool ok = argc >= 3;
+	uint64_t id = ok ? arg_u64(&argv[2], &ok) : 0;
+	int rc;
+	if (argc == 2 && is(&argv[1], "SNAPSHOT")) {
+		n->last_snapshot = 0; /* take one at the next ready */
+		ballot_resp_simple(out, "OK");
+		return;
+	} else if (ok && argc == 4 && is(&argv[1], "ADD")) {
+		char addr[BALLOT_ADDRESS_MAX];
+		snprintf(addr, sizeof addr, "%.*s", (int)argv[3].len, argv[3].data);
+		rc = ballot_raft_add_learner(n->raft, id, addr);
+	} else if (ok && argc == 3 && is(&argv[1], "PROMOTE")) {
+		rc = ballot_raft_promote(n->raft, id);
+	} else if (ok && argc == 3 && is(&argv[1], "REMOVE")) {
+		rc = ballot_raft_remove(n->raft, id);
+	} else if (ok && argc == 3 && is(&argv[1], "TRANSFER")) {
+		rc = ballot_raft_transfer(n->raft, id);
+	} else {
+		ballot_resp_error(out, "ERR usage: BALLOT MEMBERS | ADD id host:port | PROMOTE id | REMOVE id | "
+				  "TRANSFER id | SNAPSHOT");
+		return;
+	}
+	if (rc == 0) {
+		ballot_resp_simple(out, "OK");
+		node_process_ready(n);
+	} else if (rc == BALLOT_ENOTLEADER) {
+		ballot_raft_status st;
+		ballot_raft_status_get(n->raft, &st);
+		const char *addr = st.leader ? node_peer_address(n, st.leader) : NULL;
+		ballot_resp_error(out, "ERR not the leader; send membership and transfer commands to node %llu (%s)",
+				  (unsigned long long)st.leader, addr ? addr : "unknown");
+	} else {
+		ballot_resp_error(out, "ERR %s", rc == BALLOT_EBUSY ? "busy: a change is pending, or the learner has not caught up"
+								   : ballot_strerror(rc));
+	}
+}
+
+/* ---- dispatch ----------------------------------------------------------------------- */
+
+/* Calls fn with the arguments as the kv API takes them (pointer and length arrays). */
+typedef int (*args_fn)(void *ctx, size_t argc, const char *const *ptrs, const size_t *lens);
+
+static int with_args(size_t argc, const ballot_resp_arg *argv, args_fn fn, void *ctx)
+{
+	const char *ptrs_stack[ARGS_ON_STACK];
+	size_t lens_stack[ARGS_ON_STACK];
+	ptrs_stack[0] = NULL; /* argc >= 1, but the compiler cannot know */
+	lens_stack[0] = 0;
+	const char **ptrs = argc > ARGS_ON_STACK ? malloc(argc * sizeof *ptrs) : ptrs_stack;
+	size_t *lens = argc > ARGS_ON_STACK ? malloc(argc * sizeof *lens) : lens_stack;
+	int rc = BALLOT_ENOMEM;
+	if (ptrs != NULL && lens != NULL) {
+		for (size_t i = 0; i < argc; i++) {
+			ptrs[i] = argv[i].data;
+			lens[i] = argv[i].len;
+		}
+		rc = fn(ctx, argc, ptrs, lens);
+	}
+	if (ptrs != ptrs_stack)
+		free(ptrs);
+	if (lens != lens_stack)
+		free(lens);
+	return rc;
+}
+
+typedef struct encode_ctx {
+	ballot_buf *errors; /* Redis's error reply for an unknown command or a bad arity */
+	ballot_buf *out;
+	ballot_kv_batch *batch; /* or: add to this batch instead of encoding one command */
+} encode_ctx;
+
+static int encode_args(void *p, size_t argc, const char *const *ptrs, const size_t *lens)
+{
+	encode_ctx *e = p;
+	int rc = ballot_kv_check(argc, ptrs, lens, e->errors);
+	if (rc != 0)
+		return rc;
+	if (e->batch != NULL)
+		return ballot_kv_batch_add(e->batch, argc, ptrs, lens);
+	return ballot_kv_encode(argc, ptrs, lens, e->out);
+}
+
+/* The command, checked and kv-encoded; NULL with the error reply in errors (or none: out
+ * of memory). */
+static ballot_rbuf *encode(size_t argc, const ballot_resp_arg *argv, ballot_buf *errors)
+{
+	ballot_buf b;
+	ballot_buf_init(&b, 0);
+	encode_ctx e = {.errors = errors, .out = &b};
+	ballot_rbuf *out = NULL;
+	if (with_args(argc, argv, encode_args, &e) == 0)
+		out = ballot_rbuf_new(b.data, b.len);
+	ballot_buf_free(&b);
+	return out;
+}
+
+/* Adds a checked command to the MULTI batch; answers QUEUED or the error (which dooms EXEC,
+ * as in Redis). */
+static void queue_command(client_conn *c, size_t argc, const ballot_resp_arg *argv, ballot_buf *out)
+{
+	encode_ctx e = {.errors = out, .batch = &c->batch};
+	int rc = with_args(argc, argv, encode_args, &e);
+	if (rc == 0) {
+		ballot_resp_simple(out, "QUEUED");
+		return;
+	}
+	c->multi_error = true;
+	if (out->len == 0)
+		ballot_resp_error(out, "ERR %s", rc == BALLOT_ELIMIT ? "too many commands in this transaction" : "out of memory");
+}
+
+static void multi_reset(client_conn *c)
+{
+	c->in_multi = c->multi_error = false;
+	ballot_buf_clear(&c->multi);
+}
+
+/* EXEC: the queued commands become one log entry, applied atomically. */
+static bool exec_multi(client_conn *c, reply_slot *slot, ballot_buf *out)
+{
+	bool doomed = c->multi_error;
+	uint32_t count = c->batch.count;
+	ballot_rbuf *entry = doomed || count == 0 ? NULL : ballot_rbuf_new(c->multi.data, c->multi.len);
+	multi_reset(c);
+	if (doomed) {
+		ballot_resp_error(out, "EXECABORT Transaction discarded because of previous errors.");
+		return false;
+	}
+	if (count == 0) {
+		ballot_resp_array(out, 0);
+		return false;
+	}
+	if (entry == NULL) {
+		ballot_resp_error(out, "ERR out of memory");
+		return false;
+	}
+	c->refs++;
+	node_submit(c->n, (origin){.conn = c, .slot = slot}, REQ_WRITE, entry);
+	ballot_rbuf_unref(entry);
+	return true;
+}
+
+static void multi_begin(client_conn *c, ballot_buf *out)
+{
+	if (c->in_multi) {
+		ballot_resp_error(out, "ERR MULTI calls can not be nested");
+		return;
+	}
+	ballot_buf_clear(&c->multi);
+	if (ballot_kv_batch_begin(&c->batch, &c->multi) != 0) {
+		ballot_resp_error(out, "ERR out of memory");
+		return;
+	}
+	c->in_multi = true;
+	ballot_resp_simple(out, "OK");
+}
+
+/* Runs one request. Returns true if the reply comes later (the slot is in flight). */
+static bool dispatch(client_conn *c, size_t argc, const ballot_resp_arg *argv, reply_slot *slot, ballot_buf *out)
+{
+	node *n = c->n;
+	const ballot_resp_arg *cmd = &argv[0];
+	n->commands++;
+	if (n->cfg.requirepass[0] != '\0' && !c->authed && !is(cmd, "AUTH") && !is(cmd, "HELLO") && !is(cmd, "QUIT")) {
+		ballot_resp_error(out, "NOAUTH Authentication required.");
+		return false;
+	}
+	if (c->in_multi && !is(cmd, "EXEC") && !is(cmd, "DISCARD") && !is(cmd, "MULTI") && !is(cmd, "QUIT")) {
+		queue_command(c, argc, argv, out);
+		return false;
+	}
+	if (is(cmd, "PING")) {
+		if (argc == 1)
+			ballot_resp_simple(out, "PONG");
+		else if (argc == 2)
+			ballot_resp_bulk(out, argv[1].data, argv[1].len);
+		else
+			arity_error(out, cmd);
+	} else if (is(cmd, "ECHO")) {
+		if (argc == 2)
+			ballot_resp_bulk(out, argv[1].data, argv[1].len);
+		else
+			arity_error(out, cmd);
+	} else if (is(cmd, "QUIT")) {
+		ballot_resp_simple(out, "OK");
+		c->close_after_reply = true;
+	} else if (is(cmd, "SELECT")) {
+		if (argc != 2)
+			arity_error(out, cmd);
+		else if (argv[1].len == 1 && argv[1].data[0] == '0')
+			ballot_resp_simple(out, "OK");
+		else
+			ballot_resp_error(out, "ERR DB index is out of range");
+	} else if (is(cmd, "AUTH")) {
+		const char *pass = n->cfg.requirepass;
+		const ballot_resp_arg *given = argc >= 2 ? &argv[argc - 1] : NULL;
+		if (argc < 2 || argc > 3)
+			arity_error(out, cmd);
+		else if (pass[0] == '\0')
+			ballot_resp_error(out, "ERR AUTH <password> called without any password configured for the "
+					  "default user. Are you sure your configuration is correct?");
+		else if (given->len == strlen(pass) && memcmp(given->data, pass, given->len) == 0) {
+			c->authed = true;
+			ballot_resp_simple(out, "OK");
+		} else {
+			ballot_resp_error(out, "WRONGPASS invalid username-password pair or user is disabled.");
+		}
+	} else if (is(cmd, "HELLO")) {
+		cmd_hello(c, argc, argv, out);
+	} else if (is(cmd, "COMMAND")) {
+		if (argc >= 2 && is(&argv[1], "COUNT"))
+			ballot_resp_integer(out, 0);
+		else
+			ballot_resp_array(out, 0); /* enough for redis-cli: it then completes nothing */
+	} else if (is(cmd, "CLIENT")) {
+		cmd_client(c, argc, argv, out);
+	} else if (is(cmd, "CONFIG")) {
+		cmd_config(argc, argv, out);
+	} else if (is(cmd, "INFO")) {
+		cmd_info(c, out);
+	} else if (is(cmd, "MULTI")) {
+		multi_begin(c, out);
+	} else if (is(cmd, "EXEC")) {
+		if (!c->in_multi)
+			ballot_resp_error(out, "ERR EXEC without MULTI");
+		else
+			return exec_multi(c, slot, out);
+	} else if (is(cmd, "DISCARD")) {
+		if (!c->in_multi) {
+			ballot_resp_error(out, "ERR DISCARD without MULTI");
+		} else {
+			multi_reset(c);
+			ballot_resp_simple(out, "OK");
+		}
+	} else if (is(cmd, "BALLOT")) {
+		cmd_ballot(c, argc, argv, out);
+	} else {
+		ballot_rbuf *encoded = encode(argc, argv, out);
+		if (encoded == NULL) {
+			if (out->len == 0)
+				ballot_resp_error(out, "ERR out of memory");
+			return false;
+		}
+		c->refs++;
+		request_kind kind = ballot_kv_is_readonly(cmd->data, cmd->len) ? REQ_READ : REQ_WRITE;
+		node_submit(n, (origin){.conn = c, .slot = slot}, kind, encoded);
+		ballot_rbuf_unref(encoded);
+		return true;
+	}
+	return false;
+}
+
+/* ---- reading ------------------------------------------------------------------------ */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	client_conn *c = h->data;
+	(void)suggested;
+	if (ballot_buf_reserve(&c->in, READ_CHUNK) != 0) {
+		*buf = uv_buf_init(NULL, 0);
+		return;
+	}
+	*buf = uv_buf_init(c->in.data + c->in.len, READ_CHUNK);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+void client_resume_reading(client_conn *c);
+void client_resume_reading(client_conn *c)
+{
+	uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	client_conn *c = s->data;
+	(void)buf;
+	if (nread < 0) {
+		close_conn(c);
+		return;
+	}
+	c->in.len += (size_t)nread;
+	size_t at = 0;
+	while (!c->closing && !c->close_after_reply) {
+		ballot_resp_request req;
+		size_t used = 0;
+		ballot_errmsg em;
+		int rc = ballot_resp_parse(&c->parser, c->in.data + at, c->in.len - at, &used, &req, &em);
+		reply_slot *slot = NULL;
+		if (rc != 0 || req.argc > 0)
+			slot = new_slot(c);
+		if (slot == NULL && (rc != 0 || req.argc > 0)) {
+			close_conn(c);
+			return;
+		}
+		if (rc != 0) {
+			/* Redis replies to a protocol error and closes the connection. */
+			ballot_resp_error(&slot->data, "%s", em.text);
+			slot->done = true;
+			c->close_after_reply = true;
+			break;
+		}
+		at += used;
+		if (req.argc == 0)
+			break;
+		ballot_buf out;
+		ballot_buf_init(&out, 0);
+		bool later = dispatch(c, req.argc, req.argv, slot, &out);
+		if (!later)
+			reply_now(slot, &out);
+		ballot_buf_free(&out);
+	}
+	ballot_buf_consume(&c->in, at);
+	flush(c);
+	node_process_ready(c->n);
+	if (!c->closing && c->out_pending > BALLOT_CLIENT_OUTPUT_BYTES_MAX) {
+		uv_read_stop(s); /* it does not read its replies: stop reading its requests */
+		c->reading_paused = true;
+	}
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	node *n = server->data;
+	if (status != 0)
+		return;
+	client_conn *c = calloc(1, sizeof *c);
+	if (c == NULL)
+		return;
+	c->n = n;
+	c->refs = 1;
+	c->id = ++n->next_client_id;
+	ballot_resp_parser_init(&c->parser);
+	ballot_buf_init(&c->in, 0);
+	ballot_buf_init(&c->multi, 0);
+	uv_tcp_init(n->loop, &c->tcp);
+	c->tcp.data = c;
+	c->next_conn = n->clients;
+	if (n->clients != NULL)
+		n->clients->prev_conn = c;
+	n->clients = c;
+	n->client_count++;
+	n->connections_total++;
+	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+		close_conn(c);
+		return;
+	}
+	c->authed = n->cfg.requirepass[0] == '\0';
+	if (n->client_count > n->cfg.clients_max) {
+		n->rejected_connections++;
+		reply_slot *s = new_slot(c);
+		if (s != NULL) {
+			ballot_resp_error(&s->data, "ERR max number of clients reached");
+			s->done = true;
+			c->close_after_reply = true;
+			flush(c);
+		} else {
+			close_conn(c);
+		}
+		return;
+	}
+	uv_tcp_nodelay(&c->tcp, 1);
+	uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+int client_start(node *n, ballot_errmsg *em)
+{
+	char host[BALLOT_ADDRESS_MAX];
+	int port;
+	struct sockaddr_storage sa;
+	if (!node_split_address(n->cfg.listen, host, sizeof host, &port) ||
+	    (uv_ip4_addr(host, port, (struct sockaddr_in *)&sa) != 0 &&
+	     uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa) != 0))
+		return ballot_errorf(em, BALLOT_EINVAL, "--listen %s: give a numeric IP and port", n->cfg.listen);
+	uv_tcp_init(n->loop, &n->client_listener);
+	n->client_listener.data = n;
+	int rc = uv_tcp_bind(&n->client_listener, (struct sockaddr *)&sa, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&n->client_listener, 511, on_connection);
+	if (rc != 0)
+		return ballot_errorf(em, BALLOT_EIO, "cannot listen for clients on %s: %s", n->cfg.listen, uv_strerror(rc));
+	return 0;
+}
+
+void client_close_all(node *n)
+{
+	for (client_conn *c = n->clients; c != NULL; c = c->next_conn)
+		close_conn(c);
+}

@@ -1,0 +1,638 @@
+/* The node runtime: the loop that drives the Raft core (see node/node.h).
+ *
+ * The driver's cycle is the one ballot/raft.h prescribes: take a ready, send what may
+ * leave now, persist on the thread pool (one sync covers every entry the ready holds:
+ * group commit), then send the acknowledgements, apply, answer, advance. */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ballot/resp.h"
+#include "common/array.h"
+#include "common/assert.h"
+#include "ballotd/node_internal.h"
+
+void ballot_node_config_default(ballot_node_config *c)
+{
+	memset(c, 0, sizeof *c);
+	c->cluster_id = 1;
+	snprintf(c->listen, sizeof c->listen, "127.0.0.1:6379");
+	c->tick_ms = 25;
+	c->election_ticks = 8;  /* 200-400 ms: a LAN, as etcd's 1 s is for the WAN */
+	c->heartbeat_ticks = 2;
+	c->snapshot_entries = 100000;
+	c->clients_max = 10000;
+	c->no_leader_wait_ms = 2000;
+}
+
+/* Splits "host:port"; returns false if it is not one. */
+bool node_split_address(const char *addr, char *host, size_t host_cap, int *port);
+bool node_split_address(const char *addr, char *host, size_t host_cap, int *port)
+{
+	const char *colon = strrchr(addr, ':');
+	if (colon == NULL || colon == addr || (size_t)(colon - addr) >= host_cap)
+		return false;
+	char *end = NULL;
+	long p = strtol(colon + 1, &end, 10);
+	if (end == colon + 1 || *end != '\0' || p < 1 || p > 65535)
+		return false;
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = '\0';
+	*port = (int)p;
+	return true;
+}
+
+int ballot_node_config_check(const ballot_node_config *c, ballot_errmsg *em)
+{
+	char host[BALLOT_ADDRESS_MAX];
+	int port;
+	bool self = false;
+	if (c->id == 0)
+		return ballot_errorf(em, BALLOT_EINVAL, "--id: give this node's id, a positive integer");
+	if (c->peer_count == 0)
+		return ballot_errorf(em, BALLOT_EINVAL, "--cluster: give every member, as 1=127.0.0.1:7001,2=...");
+	for (unsigned i = 0; i < c->peer_count; i++) {
+		const ballot_node_peer *p = &c->peers[i];
+		if (p->id == 0)
+			return ballot_errorf(em, BALLOT_EINVAL, "--cluster: member ids must be positive");
+		if (!node_split_address(p->address, host, sizeof host, &port))
+			return ballot_errorf(em, BALLOT_EINVAL, "--cluster: '%s' of member %llu is not host:port",
+					     p->address, (unsigned long long)p->id);
+		for (unsigned k = 0; k < i; k++) {
+			if (c->peers[k].id == p->id)
+				return ballot_errorf(em, BALLOT_EINVAL, "--cluster: member %llu given twice",
+						     (unsigned long long)p->id);
+			if (strcmp(c->peers[k].address, p->address) == 0)
+				return ballot_errorf(em, BALLOT_EINVAL, "--cluster: members %llu and %llu share %s",
+						     (unsigned long long)c->peers[k].id, (unsigned long long)p->id,
+						     p->address);
+		}
+		self |= p->id == c->id;
+	}
+	if (!self)
+		return ballot_errorf(em, BALLOT_EINVAL, "--id %llu is not a member of --cluster", (unsigned long long)c->id);
+	if (!node_split_address(c->listen, host, sizeof host, &port))
+		return ballot_errorf(em, BALLOT_EINVAL, "--listen '%s': not host:port", c->listen);
+	for (unsigned i = 0; i < c->peer_count; i++) {
+		if (strcmp(c->peers[i].address, c->listen) == 0)
+			return ballot_errorf(em, BALLOT_EINVAL, "--listen %s is also member %llu's peer address",
+					     c->listen, (unsigned long long)c->peers[i].id);
+	}
+	if (c->data_dir[0] == '\0')
+		return ballot_errorf(em, BALLOT_EINVAL, "--data-dir: give a directory for this node's log");
+	if (c->tick_ms < 1 || c->tick_ms > 10000)
+		return ballot_errorf(em, BALLOT_EINVAL, "--tick-ms %u: must be 1 to 10000", c->tick_ms);
+	if (c->heartbeat_ticks < 1 || c->election_ticks <= c->heartbeat_ticks)
+		return ballot_errorf(em, BALLOT_EINVAL, "election ticks (%u) must exceed heartbeat ticks (%u) >= 1",
+				     c->election_ticks, c->heartbeat_ticks);
+	if (c->clients_max < 1)
+		return ballot_errorf(em, BALLOT_EINVAL, "--max-clients must be at least 1");
+	return 0;
+}
+
+uint64_t node_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void node_fatal(node *n, int code, const char *fmt, ...)
+{
+	if (n->fatal != 0)
+		return;
+	n->fatal = code;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(n->fatal_msg.text, sizeof n->fatal_msg.text, fmt, ap);
+	va_end(ap);
+	uv_stop(n->loop);
+}
+
+const char *node_peer_address(const node *n, uint64_t id)
+{
+	for (unsigned i = 0; i < n->cfg.peer_count; i++) {
+		if (n->cfg.peers[i].id == id)
+			return n->cfg.peers[i].address;
+	}
+	return NULL;
+}
+
+/* ---- replies ------------------------------------------------------------------------ */
+
+void node_reply(node *n, origin *to, const void *data, size_t len)
+{
+	if (to->conn != NULL) {
+		reply_slot *slot = to->slot;
+		if (ballot_buf_append(&slot->data, data, len) != 0)
+			ballot_resp_error(&slot->data, "ERR out of memory");
+		slot->done = true;
+		client_slot_done(n, to->conn);
+		client_release(to->conn);
+		to->conn = NULL;
+		return;
+	}
+	if (to->forward_peer != 0)
+		peer_send_forward(n, to->forward_peer, true, to->forward_id, 0, data, len);
+	to->forward_peer = 0;
+}
+
+void node_reply_error(node *n, origin *to, const char *fmt, ...)
+{
+	char text[BALLOT_ERRMSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	ballot_buf b;
+	ballot_buf_init(&b, 0);
+	ballot_resp_error(&b, "%s", text);
+	node_reply(n, to, b.data, b.len);
+	ballot_buf_free(&b);
+}
+
+/* ---- pending work ------------------------------------------------------------------- */
+
+static void pending_push(node *n, pending_list *l, const pending *p)
+{
+	if (ballot_array_reserve(&l->items, &l->cap, l->count, sizeof *l->items, 64) != 0) {
+		pending copy = *p;
+		node_reply_error(n, &copy.to, "ERR out of memory");
+		ballot_rbuf_unref(copy.cmd);
+		return;
+	}
+	l->items[l->count++] = *p;
+}
+
+static void pending_remove(pending_list *l, size_t i)
+{
+	ballot_rbuf_unref(l->items[i].cmd);
+	memmove(l->items + i, l->items + i + 1, (l->count - i - 1) * sizeof *l->items);
+	l->count--;
+}
+
+/* Fails every request in a list (leadership lost, shutting down). */
+static void pending_fail_all(node *n, pending_list *l, const char *why)
+{
+	while (l->count > 0) {
+		node_reply_error(n, &l->items[0].to, "%s", why);
+		pending_remove(l, 0);
+	}
+}
+
+/* ---- submitting requests ------------------------------------------------------------ */
+
+static void leader_write(node *n, origin to, ballot_rbuf *cmd)
+{
+	ballot_buf env;
+	ballot_buf_init(&env, 0);
+	/* No session: ballotd proposes each request once and never retries it, so nothing
+	 * can apply twice; sessions serve clients that retry (the simulator's, ballot's own). */
+	ballot_envelope e = {.client_id = 0, .seq = 0, .time_ms = node_now_ms(), .cmd = cmd->data, .cmd_len = cmd->len};
+	ballot_rbuf *entry = NULL;
+	if (ballot_envelope_encode(&e, &env) == 0)
+		entry = ballot_rbuf_new(env.data, env.len);
+	ballot_buf_free(&env);
+	if (entry == NULL) {
+		node_reply_error(n, &to, "ERR out of memory");
+		return;
+	}
+	uint64_t index, term;
+	int rc = ballot_raft_propose(n->raft, BALLOT_ENTRY_NORMAL, entry, &index, &term);
+	ballot_rbuf_unref(entry);
+	if (rc == BALLOT_EBUSY) {
+		node_reply_error(n, &to, "TRYAGAIN leadership transfer in progress");
+		return;
+	}
+	if (rc == BALLOT_ELIMIT) {
+		node_reply_error(n, &to, "BUSY too many uncommitted writes; retry");
+		return;
+	}
+	if (rc != 0) {
+		node_reply_error(n, &to, "TRYAGAIN %s", ballot_strerror(rc));
+		return;
+	}
+	pending_push(n, &n->proposals, &(pending){.to = to, .index = index, .term = term, .kind = REQ_WRITE});
+}
+
+static void leader_read(node *n, origin to, ballot_rbuf *cmd)
+{
+	uint64_t id = ++n->next_read_id;
+	int rc = ballot_raft_read(n->raft, id);
+	if (rc != 0) {
+		node_reply_error(n, &to, "TRYAGAIN %s", ballot_strerror(rc));
+		return;
+	}
+	pending_push(n, &n->reads, &(pending){.to = to, .read_id = id, .cmd = ballot_rbuf_ref(cmd), .kind = REQ_READ});
+}
+
+void node_submit(node *n, origin to, request_kind kind, ballot_rbuf *cmd)
+{
+	ballot_raft_status st;
+	ballot_raft_status_get(n->raft, &st);
+	if (st.role == BALLOT_ROLE_LEADER) {
+		if (kind == REQ_READ)
+			leader_read(n, to, cmd);
+		else
+			leader_write(n, to, cmd);
+		return;
+	}
+	if (st.leader != 0 && to.forward_peer == 0) {
+		/* A follower forwards to the leader and answers when the leader does. */
+		uint64_t id = ++n->next_forward_id;
+		unsigned char header = (unsigned char)kind;
+		ballot_buf payload;
+		ballot_buf_init(&payload, 0);
+		if (ballot_buf_append(&payload, &header, 1) != 0 || ballot_buf_append(&payload, cmd->data, cmd->len) != 0) {
+			ballot_buf_free(&payload);
+			node_reply_error(n, &to, "ERR out of memory");
+			return;
+		}
+		peer_send_forward(n, st.leader, false, id, 0, payload.data, payload.len);
+		ballot_buf_free(&payload);
+		pending_push(n, &n->forwarded, &(pending){.to = to, .read_id = id, .kind = (uint8_t)kind,
+							  .deadline_ms = node_now_ms() + 5000});
+		return;
+	}
+	if (to.forward_peer != 0) {
+		/* Forwarded to us, but we are not (or no longer) the leader: let them retry. */
+		node_reply_error(n, &to, "TRYAGAIN not the leader");
+		return;
+	}
+	/* No leader known: wait a bounded time for an election, then say so. */
+	pending_push(n, &n->no_leader, &(pending){.to = to, .cmd = ballot_rbuf_ref(cmd), .kind = (uint8_t)kind,
+						  .deadline_ms = node_now_ms() + n->cfg.no_leader_wait_ms});
+}
+
+/* Retries requests that waited for a leader; fails those past their deadline. */
+static void retry_waiting(node *n)
+{
+	ballot_raft_status st;
+	ballot_raft_status_get(n->raft, &st);
+	uint64_t now = node_now_ms();
+	for (size_t i = 0; i < n->no_leader.count;) {
+		pending *p = &n->no_leader.items[i];
+		if (st.leader != 0) {
+			pending copy = *p;
+			copy.cmd = ballot_rbuf_ref(p->cmd);
+			pending_remove(&n->no_leader, i);
+			node_submit(n, copy.to, (request_kind)copy.kind, copy.cmd);
+			ballot_rbuf_unref(copy.cmd);
+			continue;
+		}
+		if (now >= p->deadline_ms) {
+			node_reply_error(n, &p->to, "CLUSTERDOWN no leader: no quorum of this cluster is reachable");
+			pending_remove(&n->no_leader, i);
+			continue;
+		}
+		i++;
+	}
+	for (size_t i = 0; i < n->forwarded.count;) {
+		if (now >= n->forwarded.items[i].deadline_ms) {
+			node_reply_error(n, &n->forwarded.items[i].to, "TRYAGAIN the leader did not answer in time");
+			pending_remove(&n->forwarded, i);
+			continue;
+		}
+		i++;
+	}
+}
+
+/* The leader answered a request this follower forwarded. */
+void node_forward_answered(node *n, uint64_t id, int32_t error, const void *data, size_t len);
+void node_forward_answered(node *n, uint64_t id, int32_t error, const void *data, size_t len)
+{
+	for (size_t i = 0; i < n->forwarded.count; i++) {
+		pending *p = &n->forwarded.items[i];
+		if (p->read_id != id)
+			continue;
+		if (error != 0)
+			node_reply_error(n, &p->to, "TRYAGAIN %s", ballot_strerror(error));
+		else
+			node_reply(n, &p->to, data, len);
+		pending_remove(&n->forwarded, i);
+		return;
+	}
+}
+
+/* ---- applying ----------------------------------------------------------------------- */
+
+static void answer_proposals(node *n, const ballot_entry *e, const ballot_buf *reply)
+{
+	for (size_t i = 0; i < n->proposals.count;) {
+		pending *p = &n->proposals.items[i];
+		if (p->index > e->index) {
+			i++;
+			continue;
+		}
+		/* The proposal took effect iff the entry applied at its index has its term. */
+		if (p->index == e->index && p->term == e->term && reply != NULL)
+			node_reply(n, &p->to, reply->data, reply->len);
+		else
+			node_reply_error(n, &p->to, "TRYAGAIN leadership changed before the write committed");
+		pending_remove(&n->proposals, i);
+	}
+}
+
+static void answer_reads(node *n)
+{
+	for (size_t i = 0; i < n->reads.count;) {
+		pending *p = &n->reads.items[i];
+		if (!p->confirmed || p->read_index > n->applied) {
+			i++;
+			continue;
+		}
+		ballot_buf reply;
+		ballot_buf_init(&reply, 0);
+		if (ballot_kv_query_entry(n->kv, p->cmd->data, p->cmd->len, &reply) == 0)
+			node_reply(n, &p->to, reply.data, reply.len);
+		else
+			node_reply_error(n, &p->to, "ERR out of memory");
+		ballot_buf_free(&reply);
+		pending_remove(&n->reads, i);
+	}
+}
+
+static void read_state(node *n, const ballot_read_state *rs)
+{
+	for (size_t i = 0; i < n->reads.count; i++) {
+		pending *p = &n->reads.items[i];
+		if (p->read_id != rs->request)
+			continue;
+		if (!rs->ok) {
+			node_reply_error(n, &p->to, "TRYAGAIN leadership lost before the read was confirmed");
+			pending_remove(&n->reads, i);
+			return;
+		}
+		p->confirmed = true;
+		p->read_index = rs->index;
+		return;
+	}
+}
+
+static void apply_ready(node *n, ballot_raft_ready *rd)
+{
+	if (rd->has_snapshot) {
+		ballot_errmsg em;
+		if (ballot_sessions_restore(n->sessions, rd->snap_data->data, rd->snap_data->len, &em) != 0) {
+			node_fatal(n, BALLOT_ECORRUPT, "the leader's snapshot at index %llu does not restore: %s",
+				   (unsigned long long)rd->snap_index, em.text);
+			return;
+		}
+		n->applied = rd->snap_index;
+		n->last_snapshot = rd->snap_index;
+	}
+	ballot_buf reply;
+	ballot_buf_init(&reply, 0);
+	for (size_t i = 0; i < rd->committed_count && n->fatal == 0; i++) {
+		const ballot_entry *e = &rd->committed[i];
+		ballot_buf_clear(&reply);
+		bool normal = e->type == BALLOT_ENTRY_NORMAL && e->data != NULL;
+		if (normal && ballot_sessions_apply(n->sessions, e->index, e->data->data, e->data->len, &reply) != 0) {
+			/* The state may now differ from the other replicas': stop, recover on restart. */
+			node_fatal(n, BALLOT_ENOMEM, "could not apply entry %llu (out of memory); restart the node",
+				   (unsigned long long)e->index);
+			break;
+		}
+		n->applied = e->index;
+		answer_proposals(n, e, normal ? &reply : NULL);
+	}
+	ballot_buf_free(&reply);
+	for (size_t i = 0; i < rd->read_count; i++)
+		read_state(n, &rd->reads[i]);
+	answer_reads(n);
+}
+
+static void maybe_snapshot(node *n)
+{
+	if (n->cfg.snapshot_entries == 0 || n->applied < n->last_snapshot + n->cfg.snapshot_entries)
+		return;
+	ballot_buf data;
+	ballot_buf_init(&data, 0);
+	ballot_rbuf *snap = NULL;
+	if (ballot_sessions_snapshot(n->sessions, &data) == 0)
+		snap = ballot_rbuf_new(data.data, data.len);
+	ballot_buf_free(&data);
+	if (snap == NULL)
+		return; /* try again later */
+	uint64_t index = n->applied;
+	if (ballot_raft_compact(n->raft, index, snap) == 0) {
+		ballot_raft_status st;
+		ballot_raft_status_get(n->raft, &st);
+		ballot_errmsg em;
+		if (node_store_snapshot(n->store, st.snap_index, st.snap_term, &st.snap_config, snap, st.first_index, &em) != 0)
+			node_fatal(n, BALLOT_EIO, "could not save a snapshot: %s", em.text);
+		n->last_snapshot = index;
+	}
+	ballot_rbuf_unref(snap);
+}
+
+/* ---- the ready cycle ---------------------------------------------------------------- */
+
+static void send_messages(node *n, ballot_msg **msgs, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		peer_send_msg(n, msgs[i]);
+		msgs[i] = NULL;
+	}
+}
+
+static void finish_ready(node *n)
+{
+	ballot_raft_ready *rd = &n->rd;
+	send_messages(n, rd->messages_after_persist, rd->message_after_persist_count);
+	apply_ready(n, rd);
+	ballot_raft_status st;
+	ballot_raft_status_get(n->raft, &st);
+	if (st.role != BALLOT_ROLE_LEADER) {
+		pending_fail_all(n, &n->proposals, "TRYAGAIN leadership changed before the write committed");
+		pending_fail_all(n, &n->reads, "TRYAGAIN leadership changed before the read was confirmed");
+	}
+	ballot_raft_advance(n->raft, rd);
+	n->persisting = false;
+	maybe_snapshot(n);
+}
+
+static void persist_work(uv_work_t *req)
+{
+	node *n = req->data;
+	n->persist_rc = node_store_persist(n->store, &n->rd, &n->persist_em);
+}
+
+static void persist_done(uv_work_t *req, int status)
+{
+	node *n = req->data;
+	if (status != 0 || n->persist_rc != 0) {
+		/* Without durability no acknowledgement may leave: stop the node. */
+		node_fatal(n, BALLOT_EIO, "could not persist the log: %s", n->persist_rc ? n->persist_em.text : uv_strerror(status));
+		return;
+	}
+	finish_ready(n);
+	node_process_ready(n);
+}
+
+void node_process_ready(node *n)
+{
+	while (n->fatal == 0 && !n->persisting && ballot_raft_has_ready(n->raft)) {
+		ballot_raft_ready *rd = &n->rd;
+		ballot_raft_ready_take(n->raft, rd);
+		send_messages(n, rd->messages, rd->message_count);
+		n->persisting = true;
+		if (rd->has_snapshot || rd->hard_state_changed || rd->entry_count > 0) {
+			n->persist_req.data = n;
+			uv_queue_work(n->loop, &n->persist_req, persist_work, persist_done);
+			return;
+		}
+		finish_ready(n);
+	}
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	node *n = t->data;
+	ballot_raft_tick(n->raft);
+	retry_waiting(n);
+	node_process_ready(n);
+}
+
+/* ---- INFO replication ---------------------------------------------------------------- */
+
+void node_info_replication(node *n, ballot_buf *out)
+{
+	ballot_raft_status st;
+	ballot_raft_status_get(n->raft, &st);
+	const ballot_member *self = ballot_config_find(&st.config, n->cfg.id);
+	const char *role = ballot_role_name(st.role);
+	if (st.role == BALLOT_ROLE_PRECANDIDATE)
+		role = "candidate";
+	if (st.role == BALLOT_ROLE_FOLLOWER && self != NULL && self->role == BALLOT_MEMBER_LEARNER)
+		role = "learner";
+	const char *leader_addr = st.leader ? node_peer_address(n, st.leader) : NULL;
+	ballot_buf_printf(out, "# Replication\r\nrole:%s\r\nnode_id:%llu\r\nterm:%llu\r\nleader_id:%llu\r\n"
+			  "leader_address:%s\r\ncommit_index:%llu\r\napplied_index:%llu\r\nlast_index:%llu\r\n"
+			  "snapshot_index:%llu\r\nmembers:%u\r\nvoters:%u\r\n",
+			  role, (unsigned long long)n->cfg.id, (unsigned long long)st.term,
+			  (unsigned long long)st.leader, leader_addr ? leader_addr : "",
+			  (unsigned long long)st.commit, (unsigned long long)n->applied,
+			  (unsigned long long)st.last_index, (unsigned long long)st.snap_index, st.config.count,
+			  ballot_config_voters(&st.config));
+	for (unsigned i = 0; i < st.peer_count && st.role == BALLOT_ROLE_LEADER; i++) {
+		uint64_t lag = st.last_index > st.peers[i].match ? st.last_index - st.peers[i].match : 0;
+		ballot_buf_printf(out, "peer%u:id=%llu,match=%llu,lag=%llu,active=%d\r\n", i,
+				  (unsigned long long)st.peers[i].id, (unsigned long long)st.peers[i].match,
+				  (unsigned long long)lag, st.peers[i].recent_active);
+	}
+}
+
+/* ---- running ------------------------------------------------------------------------ */
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	node *n = s->data;
+	n->stop_signal = signum;
+	uv_stop(n->loop);
+}
+
+static int open_state(node *n, ballot_errmsg *em)
+{
+	ballot_raft_storage st = {0};
+	ballot_config boot = {.count = n->cfg.peer_count};
+	for (unsigned i = 0; i < n->cfg.peer_count; i++) {
+		boot.members[i] = (ballot_member){.id = n->cfg.peers[i].id, .role = BALLOT_MEMBER_VOTER};
+		snprintf(boot.members[i].address, sizeof boot.members[i].address, "%s", n->cfg.peers[i].address);
+	}
+	st.snap_config = boot;
+	ballot_buf warnings;
+	ballot_buf_init(&warnings, 0);
+	int rc = node_store_open(n->cfg.data_dir, &n->store, &st, &warnings, em);
+	if (warnings.len > 0)
+		fprintf(stderr, "ballotd: %s\n", warnings.data);
+	ballot_buf_free(&warnings);
+	if (rc != 0)
+		return rc;
+	ballot_session_config sc = ballot_session_config_default();
+	if (ballot_kv_new(&n->kv) != 0 || ballot_sessions_new(&sc, ballot_kv_fsm(n->kv), &n->sessions, em) != 0)
+		return ballot_errorf(em, BALLOT_ENOMEM, "out of memory");
+	if (st.snap_data != NULL &&
+	    ballot_sessions_restore(n->sessions, st.snap_data->data, st.snap_data->len, em) != 0)
+		return BALLOT_ECORRUPT;
+	n->applied = st.snap_index;
+	n->last_snapshot = st.snap_index;
+	ballot_raft_options o;
+	ballot_raft_options_default(&o, n->cfg.id);
+	o.election_ticks = n->cfg.election_ticks;
+	o.heartbeat_ticks = n->cfg.heartbeat_ticks;
+	uint64_t seed = node_now_ms() ^ ((uint64_t)n->cfg.id << 32) ^ (uint64_t)uv_os_getpid();
+	return ballot_raft_new(&n->raft, &o, &st, seed, em);
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void shut_down(node *n)
+{
+	pending_list *lists[] = {&n->proposals, &n->reads, &n->no_leader, &n->forwarded};
+	for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
+		pending_fail_all(n, lists[i], "ERR the node is shutting down");
+	client_close_all(n);
+	peer_close_all(n);
+	if (n->persisting) {
+		/* The sync in flight must finish before the store closes. */
+		while (n->persisting && uv_run(n->loop, UV_RUN_ONCE) != 0)
+			if (n->fatal)
+				break;
+	}
+	uv_walk(n->loop, close_walk, NULL);
+	uv_run(n->loop, UV_RUN_DEFAULT);
+	for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
+		free(lists[i]->items);
+	ballot_raft_free(n->raft);
+	ballot_sessions_free(n->sessions);
+	ballot_kv_free(n->kv);
+	node_store_close(n->store);
+}
+
+int ballot_node_run(const ballot_node_config *cfg, ballot_errmsg *em)
+{
+	int rc = ballot_node_config_check(cfg, em);
+	if (rc != 0)
+		return rc;
+	node *n = calloc(1, sizeof *n);
+	if (n == NULL)
+		return ballot_errorf(em, BALLOT_ENOMEM, "out of memory");
+	n->cfg = *cfg;
+	n->loop = uv_default_loop();
+	n->started_ms = node_now_ms();
+	rc = open_state(n, em);
+	if (rc == 0)
+		rc = peer_start(n, em);
+	if (rc == 0)
+		rc = client_start(n, em);
+	if (rc == 0) {
+		uv_timer_init(n->loop, &n->tick);
+		n->tick.data = n;
+		uv_timer_start(&n->tick, on_tick, cfg->tick_ms, cfg->tick_ms);
+		uv_signal_init(n->loop, &n->sigint);
+		uv_signal_init(n->loop, &n->sigterm);
+		n->sigint.data = n->sigterm.data = n;
+		uv_signal_start(&n->sigint, on_signal, SIGINT);
+		uv_signal_start(&n->sigterm, on_signal, SIGTERM);
+		fprintf(stderr, "ballotd: node %llu serving Redis clients on %s, peers on %s, data in %s\n",
+			(unsigned long long)cfg->id, cfg->listen, node_peer_address(n, cfg->id), cfg->data_dir);
+		uv_run(n->loop, UV_RUN_DEFAULT);
+		if (n->fatal != 0) {
+			rc = n->fatal;
+			ballot_errorf(em, rc, "%s", n->fatal_msg.text);
+		}
+	}
+	if (n->raft != NULL || n->store != NULL)
+		shut_down(n);
+	free(n);
+	return rc;
+}

@@ -1,0 +1,48 @@
+/* The node runtime behind ballotd: the Raft core and the key-value state machine wired to
+ * a libuv event loop, TCP peers, a durable store and Redis-protocol clients.
+ *
+ * One loop thread runs everything but the disk: the core's readies are persisted (and
+ * synced) on libuv's thread pool while the loop keeps receiving, and a leader's appends
+ * leave before its own sync completes (thesis §10.2.1). A client is answered only after
+ * its write is committed and applied, or its read confirmed by ReadIndex. */
+#ifndef BALLOT_NODE_H
+#define BALLOT_NODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ballot/error.h"
+#include "ballot/limits.h"
+
+typedef struct ballot_node_peer {
+	uint64_t id;
+	char address[BALLOT_ADDRESS_MAX]; /* host:port of its peer listener */
+} ballot_node_peer;
+
+typedef struct ballot_node_config {
+	uint64_t id;
+	uint64_t cluster_id;                 /* peers of another cluster are refused */
+	unsigned peer_count;                 /* every member, this node included */
+	ballot_node_peer peers[BALLOT_RAFT_MEMBERS_MAX];
+	char listen[BALLOT_ADDRESS_MAX];     /* host:port for Redis clients */
+	char data_dir[1024];
+	char requirepass[256];               /* empty: no AUTH needed */
+	unsigned tick_ms;
+	unsigned election_ticks, heartbeat_ticks;
+	uint64_t snapshot_entries;           /* take a snapshot every this many applied entries */
+	unsigned clients_max;
+	unsigned no_leader_wait_ms;          /* how long a request waits for a leader */
+} ballot_node_config;
+
+/* Defaults for everything but id, peers and data_dir. */
+void ballot_node_config_default(ballot_node_config *c);
+
+/* Checks a configuration: this node among the peers, ids unique and positive, addresses
+ * host:port, limits respected. Returns 0 or BALLOT_EINVAL with a message. */
+int ballot_node_config_check(const ballot_node_config *c, ballot_errmsg *em);
+
+/* Runs the node until SIGINT or SIGTERM (returns 0) or a fatal error (returns a negative
+ * code with a message: a corrupt data dir, a port in use, a failed sync). */
+int ballot_node_run(const ballot_node_config *c, ballot_errmsg *em);
+
+#endif

@@ -1,0 +1,165 @@
+/* The node runtime's shared structures: the node, its peers, its clients, and the work
+ * waiting on the log (proposals, reads, forwarded requests). */
+#ifndef BALLOT_NODE_INTERNAL_H
+#define BALLOT_NODE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "ballot/fsm.h"
+#include "ballot/kv.h"
+#include "ballot/raft.h"
+#include "ballot/resp_parse.h"
+#include "common/buf.h"
+#include "ballotd/node.h"
+#include "ballotd/node_store.h"
+
+typedef struct node node;
+typedef struct client_conn client_conn;
+
+/* Where a request's reply goes: a slot in a client connection's ordered reply queue, or
+ * back to the follower that forwarded it. */
+typedef struct reply_slot {
+	struct reply_slot *next;
+	bool done;
+	ballot_buf data;
+} reply_slot;
+
+typedef struct origin {
+	client_conn *conn;       /* with slot: a local client (the conn holds a reference) */
+	reply_slot *slot;
+	uint64_t forward_peer;   /* or: the follower that forwarded it */
+	uint64_t forward_id;
+} origin;
+
+/* What a request asks of the cluster. */
+typedef enum request_kind { REQ_WRITE = 0, REQ_READ = 1 } request_kind;
+
+typedef struct pending {
+	origin to;
+	uint64_t index, term;    /* writes: the proposal */
+	uint64_t read_id;        /* reads */
+	uint64_t read_index;
+	bool confirmed;
+	ballot_rbuf *cmd;        /* reads: the query, kv-encoded */
+	uint64_t deadline_ms;    /* waiting for a leader: give up then */
+	uint8_t kind;
+} pending;
+
+typedef struct pending_list {
+	pending *items;
+	size_t count, cap;
+} pending_list;
+
+typedef struct peer_conn {
+	node *n;
+	uint64_t id;
+	char address[BALLOT_ADDRESS_MAX];
+	uv_tcp_t tcp;
+	uv_connect_t connect_req;
+	uv_timer_t retry;
+	bool connected, connecting, handle_open;
+	unsigned backoff_ms;
+	size_t queued_bytes;
+	uint64_t sent_frames, dropped_frames;
+} peer_conn;
+
+typedef struct peer_in {
+	node *n;
+	uv_tcp_t tcp;
+	ballot_buf in;
+	uint64_t from;            /* 0 until its HELLO */
+	struct peer_in *next;
+} peer_in;
+
+struct client_conn {
+	node *n;
+	uv_tcp_t tcp;
+	uint64_t id;
+	unsigned refs;            /* the connection itself, and each request in flight */
+	bool closing;
+	bool authed;
+	bool reading_paused;
+	bool in_multi, multi_error;
+	ballot_buf multi;         /* queued commands, as a kv batch entry */
+	ballot_kv_batch batch;    /* writes into multi */
+	ballot_resp_parser parser;
+	ballot_buf in;
+	reply_slot *head, *tail;
+	size_t out_pending;       /* reply bytes being written */
+	char name[64];
+	bool close_after_reply;
+	client_conn *next_conn, *prev_conn;
+};
+
+struct node {
+	ballot_node_config cfg;
+	uv_loop_t *loop;
+	uv_timer_t tick;
+	uv_signal_t sigint, sigterm;
+	int stop_signal;
+	int fatal;
+	ballot_errmsg fatal_msg;
+
+	ballot_raft *raft;
+	ballot_kv *kv;
+	ballot_sessions *sessions;
+	node_store *store;
+	uint64_t applied;
+	uint64_t last_snapshot;
+
+	/* persisting a ready on the thread pool */
+	bool persisting;
+	ballot_raft_ready rd;
+	uv_work_t persist_req;
+	int persist_rc;
+	ballot_errmsg persist_em;
+
+	/* peers */
+	uv_tcp_t peer_listener;
+	peer_conn peers[BALLOT_RAFT_MEMBERS_MAX];
+	unsigned peer_count;
+	peer_in *incoming;
+
+	/* clients */
+	uv_tcp_t client_listener;
+	client_conn *clients;
+	unsigned client_count;
+	uint64_t next_client_id;
+
+	/* work waiting on the log */
+	pending_list proposals, reads, no_leader, forwarded;
+	uint64_t next_read_id, next_forward_id;
+
+	/* stats for INFO */
+	uint64_t started_ms;
+	uint64_t commands, connections_total, rejected_connections;
+	uint64_t cmd_calls[64];
+};
+
+/* node.c */
+uint64_t node_now_ms(void);
+void node_process_ready(node *n);
+void node_fatal(node *n, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Submits a request to the cluster (leader: propose or ReadIndex; follower: forward;
+ * no leader: wait). cmd is a kv-encoded command or batch; the reference is the caller's. */
+void node_submit(node *n, origin to, request_kind kind, ballot_rbuf *cmd);
+void node_reply(node *n, origin *to, const void *data, size_t len);
+void node_reply_error(node *n, origin *to, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+const char *node_peer_address(const node *n, uint64_t id);
+void node_info_replication(node *n, ballot_buf *out);
+
+/* peer.c */
+int peer_start(node *n, ballot_errmsg *em);
+void peer_send_msg(node *n, ballot_msg *m);   /* takes ownership of m */
+void peer_send_forward(node *n, uint64_t to, bool response, uint64_t id, int32_t error, const void *data, size_t len);
+void peer_close_all(node *n);
+
+/* client.c */
+int client_start(node *n, ballot_errmsg *em);
+void client_slot_done(node *n, client_conn *c);
+void client_release(client_conn *c);
+void client_close_all(node *n);
+
+#endif

@@ -1,0 +1,75 @@
+/* The node's durable store over ballot/storage.h on the real file system (see
+ * ballotd/node_store.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ballot/storage.h"
+#include "ballotd/node_store.h"
+
+struct node_store {
+	ballot_storage *storage;
+	ballot_storage_recovery rec; /* keeps the recovered entries alive for the core */
+};
+
+int node_store_open(const char *dir, node_store **out, ballot_raft_storage *st, ballot_buf *warnings,
+		    ballot_errmsg *em)
+{
+	node_store *s = calloc(1, sizeof *s);
+	if (s == NULL)
+		return ballot_errorf(em, BALLOT_ENOMEM, "out of memory");
+	ballot_storage_options opts;
+	ballot_storage_options_default(&opts);
+	int rc = ballot_storage_open(ballot_fs_posix(), dir, &opts, &s->storage, &s->rec, em);
+	if (rc != 0) {
+		free(s);
+		return rc;
+	}
+	for (unsigned i = 0; i < s->rec.warning_count; i++)
+		ballot_buf_printf(warnings, "%s%s", i ? "; " : "", s->rec.warnings[i]);
+	ballot_config boot = st->snap_config;
+	*st = s->rec.state;
+	if (!s->rec.has_snapshot)
+		st->snap_config = boot; /* a new node starts from the configured members */
+	*out = s;
+	return 0;
+}
+
+int node_store_persist(node_store *s, const ballot_raft_ready *rd, ballot_errmsg *em)
+{
+	int rc = 0;
+	if (rd->has_snapshot)
+		rc = ballot_storage_install_snapshot(s->storage, rd->snap_index, rd->snap_term, &rd->snap_config,
+						     rd->snap_data, em);
+	if (rc == 0 && rd->hard_state_changed)
+		rc = ballot_storage_save_hard_state(s->storage, &rd->hard_state, em);
+	if (rc == 0 && rd->entry_count > 0) {
+		ballot_storage_status st;
+		ballot_storage_status_get(s->storage, &st);
+		if (rd->entries[0].index <= st.last_index && rd->entries[0].index > st.snap_index)
+			rc = ballot_storage_truncate(s->storage, rd->entries[0].index, em);
+		if (rc == 0)
+			rc = ballot_storage_append(s->storage, rd->entries, rd->entry_count, em);
+		if (rc == 0)
+			rc = ballot_storage_sync(s->storage, em);
+	}
+	return rc;
+}
+
+int node_store_snapshot(node_store *s, uint64_t index, uint64_t term, const ballot_config *config,
+			const ballot_rbuf *data, uint64_t log_start, ballot_errmsg *em)
+{
+	int rc = ballot_storage_save_snapshot(s->storage, index, term, config, data, em);
+	if (rc == 0 && log_start > 1)
+		rc = ballot_storage_compact(s->storage, log_start - 1, em);
+	return rc;
+}
+
+void node_store_close(node_store *s)
+{
+	if (s == NULL)
+		return;
+	ballot_storage_close(s->storage);
+	ballot_storage_recovery_free(&s->rec);
+	free(s);
+}

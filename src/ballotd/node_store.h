@@ -1,0 +1,30 @@
+/* The node's durable store, as the node runtime sees it: open and recover a data dir,
+ * persist a ready (snapshot, hard state, entries, then one sync), save a snapshot.
+ *
+ * node_store_persist runs on a worker thread while the loop goes on; it touches nothing
+ * but the store and the ready it is given (whose payloads are immutable). Only one call
+ * into a store runs at a time: the node never persists two readies at once, and takes
+ * snapshots only between persists. */
+#ifndef BALLOT_NODE_STORE_H
+#define BALLOT_NODE_STORE_H
+
+#include "ballot/raft.h"
+#include "common/buf.h"
+
+typedef struct node_store node_store;
+
+/* Opens (creating if new) the data dir and recovers it into *st: for a new dir, hard state
+ * zero, no snapshot, no entries, and st->snap_config left as the caller set it (the
+ * bootstrap members). Entries and snapshot data in *st belong to the store until
+ * node_store_close. Warnings (a torn last record truncated) are appended to warnings. */
+int node_store_open(const char *dir, node_store **out, ballot_raft_storage *st, ballot_buf *warnings,
+		    ballot_errmsg *em);
+/* Makes a ready durable: snapshot, hard state, entries (truncating from the first), sync. */
+int node_store_persist(node_store *s, const ballot_raft_ready *rd, ballot_errmsg *em);
+/* Saves a snapshot of the state machine at (index, term, config) and drops stored entries
+ * before log_start. */
+int node_store_snapshot(node_store *s, uint64_t index, uint64_t term, const ballot_config *config,
+			const ballot_rbuf *data, uint64_t log_start, ballot_errmsg *em);
+void node_store_close(node_store *s);
+
+#endif

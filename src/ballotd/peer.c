@@ -1,0 +1,366 @@
+/* Peer transport: TCP between nodes, in the frames of ballot/frame.h.
+ *
+ * Each node sends on one outgoing connection per peer (it connects, says HELLO, then
+ * writes frames) and receives on the connections peers make to it. A peer that is down is
+ * retried with backoff; messages for it meanwhile are dropped, as a network would, and a
+ * peer that does not drain its connection gets its messages dropped past
+ * BALLOT_PEER_QUEUE_BYTES_MAX: Raft retransmits what matters. A bad frame closes the
+ * connection it came on; the node keeps serving everyone else. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ballot/frame.h"
+#include "common/assert.h"
+#include "ballotd/node_internal.h"
+
+bool node_split_address(const char *addr, char *host, size_t host_cap, int *port);
+void node_forward_answered(node *n, uint64_t id, int32_t error, const void *data, size_t len);
+
+#define BACKOFF_MIN_MS 50
+#define BACKOFF_MAX_MS 1000
+
+typedef struct write_req {
+	uv_write_t req;
+	peer_conn *p;
+	size_t len;
+	char data[];
+} write_req;
+
+static int resolve(const char *address, struct sockaddr_storage *sa)
+{
+	char host[BALLOT_ADDRESS_MAX];
+	int port;
+	if (!node_split_address(address, host, sizeof host, &port))
+		return BALLOT_EINVAL;
+	if (uv_ip4_addr(host, port, (struct sockaddr_in *)sa) == 0)
+		return 0;
+	if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)sa) == 0)
+		return 0;
+	return BALLOT_EINVAL;
+}
+
+/* ---- outgoing ----------------------------------------------------------------------- */
+
+static void connect_peer(peer_conn *p);
+
+static void on_retry(uv_timer_t *t)
+{
+	connect_peer(t->data);
+}
+
+static void on_out_closed(uv_handle_t *h)
+{
+	peer_conn *p = h->data;
+	p->handle_open = false;
+	p->connected = false;
+	p->connecting = false;
+	if (p->n->stop_signal == 0 && p->n->fatal == 0)
+		uv_timer_start(&p->retry, on_retry, p->backoff_ms, 0);
+	p->backoff_ms = p->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : p->backoff_ms * 2;
+}
+
+static void drop_connection(peer_conn *p)
+{
+	if (p->handle_open && !uv_is_closing((uv_handle_t *)&p->tcp))
+		uv_close((uv_handle_t *)&p->tcp, on_out_closed);
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+	write_req *w = (write_req *)req;
+	peer_conn *p = w->p;
+	BALLOT_ASSERT(p->queued_bytes >= w->len);
+	p->queued_bytes -= w->len;
+	free(w);
+	if (status != 0)
+		drop_connection(p);
+}
+
+/* Queues one encoded frame on the peer's connection (or drops it). */
+static void write_frame(peer_conn *p, const ballot_buf *frame)
+{
+	if (!p->connected || p->queued_bytes + frame->len > BALLOT_PEER_QUEUE_BYTES_MAX) {
+		p->dropped_frames++;
+		return;
+	}
+	write_req *w = malloc(sizeof *w + frame->len);
+	if (w == NULL) {
+		p->dropped_frames++;
+		return;
+	}
+	w->p = p;
+	w->len = frame->len;
+	memcpy(w->data, frame->data, frame->len);
+	uv_buf_t buf = uv_buf_init(w->data, (unsigned)frame->len);
+	if (uv_write(&w->req, (uv_stream_t *)&p->tcp, &buf, 1, on_written) != 0) {
+		free(w);
+		p->dropped_frames++;
+		drop_connection(p);
+		return;
+	}
+	p->queued_bytes += frame->len;
+	p->sent_frames++;
+}
+
+static void send_frame(peer_conn *p, const ballot_frame *f)
+{
+	ballot_buf b;
+	ballot_buf_init(&b, 0);
+	ballot_errmsg em;
+	if (ballot_frame_encode(f, &b, &em) == 0)
+		write_frame(p, &b);
+	else
+		p->dropped_frames++;
+	ballot_buf_free(&b);
+}
+
+static void on_connected(uv_connect_t *req, int status)
+{
+	peer_conn *p = req->data;
+	p->connecting = false;
+	if (status != 0) {
+		drop_connection(p);
+		return;
+	}
+	p->connected = true;
+	p->backoff_ms = BACKOFF_MIN_MS;
+	uv_tcp_nodelay(&p->tcp, 1);
+	ballot_frame hello = {.type = BALLOT_FRAME_HELLO,
+			      .hello = {.cluster_id = p->n->cfg.cluster_id, .node_id = p->n->cfg.id}};
+	send_frame(p, &hello);
+}
+
+static void connect_peer(peer_conn *p)
+{
+	if (p->handle_open || p->n->stop_signal != 0)
+		return;
+	struct sockaddr_storage sa;
+	if (resolve(p->address, &sa) != 0)
+		return;
+	uv_tcp_init(p->n->loop, &p->tcp);
+	p->tcp.data = p;
+	p->handle_open = true;
+	p->connecting = true;
+	p->connect_req.data = p;
+	if (uv_tcp_connect(&p->connect_req, &p->tcp, (struct sockaddr *)&sa, on_connected) != 0)
+		drop_connection(p);
+}
+
+static peer_conn *find_peer(node *n, uint64_t id)
+{
+	for (unsigned i = 0; i < n->peer_count; i++) {
+		if (n->peers[i].id == id)
+			return &n->peers[i];
+	}
+	return NULL;
+}
+
+void peer_send_msg(node *n, ballot_msg *m)
+{
+	peer_conn *p = find_peer(n, m->to);
+	if (p != NULL) {
+		ballot_frame f = {.type = BALLOT_FRAME_RAFT, .msg = m};
+		send_frame(p, &f);
+	}
+	ballot_msg_free(m);
+}
+
+void peer_send_forward(node *n, uint64_t to, bool response, uint64_t id, int32_t error, const void *data, size_t len)
+{
+	peer_conn *p = find_peer(n, to);
+	if (p == NULL)
+		return;
+	ballot_rbuf *payload = len > 0 ? ballot_rbuf_new(data, len) : NULL;
+	if (len > 0 && payload == NULL) {
+		p->dropped_frames++;
+		return;
+	}
+	ballot_frame f = {.type = response ? BALLOT_FRAME_FORWARD_RESPONSE : BALLOT_FRAME_FORWARD_REQUEST,
+			  .forward = {.request_id = id, .error = error, .payload = payload}};
+	send_frame(p, &f);
+	ballot_rbuf_unref(payload);
+}
+
+/* ---- incoming ----------------------------------------------------------------------- */
+
+static void on_in_closed(uv_handle_t *h)
+{
+	peer_in *in = h->data;
+	node *n = in->n;
+	for (peer_in **pp = &n->incoming; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == in) {
+			*pp = in->next;
+			break;
+		}
+	}
+	ballot_buf_free(&in->in);
+	free(in);
+}
+
+static void close_in(peer_in *in)
+{
+	if (!uv_is_closing((uv_handle_t *)&in->tcp))
+		uv_close((uv_handle_t *)&in->tcp, on_in_closed);
+}
+
+static void in_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	peer_in *in = h->data;
+	(void)suggested;
+	if (ballot_buf_reserve(&in->in, 64 * 1024) != 0) {
+		*buf = uv_buf_init(NULL, 0);
+		return;
+	}
+	*buf = uv_buf_init(in->in.data + in->in.len, 64 * 1024);
+}
+
+/* A forwarded request: the payload is a kind byte and a kv-encoded command. */
+static void handle_forward_request(node *n, peer_in *in, const ballot_frame_forward *fw)
+{
+	origin to = {.forward_peer = in->from, .forward_id = fw->request_id};
+	if (fw->payload == NULL || fw->payload->len < 2) {
+		peer_send_forward(n, in->from, true, fw->request_id, BALLOT_EINVAL, NULL, 0);
+		return;
+	}
+	ballot_rbuf *cmd = ballot_rbuf_new(fw->payload->data + 1, fw->payload->len - 1);
+	if (cmd == NULL) {
+		peer_send_forward(n, in->from, true, fw->request_id, BALLOT_ENOMEM, NULL, 0);
+		return;
+	}
+	node_submit(n, to, fw->payload->data[0] == REQ_READ ? REQ_READ : REQ_WRITE, cmd);
+	ballot_rbuf_unref(cmd);
+}
+
+/* Handles one decoded frame; returns false if the connection must close. */
+static bool handle_frame(node *n, peer_in *in, ballot_frame *f)
+{
+	ballot_errmsg em;
+	if (in->from == 0) {
+		if (f->type != BALLOT_FRAME_HELLO || ballot_frame_hello_check(&f->hello, n->cfg.cluster_id, &em) != 0) {
+			fprintf(stderr, "ballotd: refused a peer connection: %s\n",
+				f->type == BALLOT_FRAME_HELLO ? em.text : "it did not start with HELLO");
+			return false;
+		}
+		in->from = f->hello.node_id;
+		return true;
+	}
+	switch (f->type) {
+	case BALLOT_FRAME_RAFT:
+		if (f->msg->from != in->from)
+			return false; /* a node speaks only for itself */
+		ballot_raft_step(n->raft, f->msg);
+		node_process_ready(n);
+		return true;
+	case BALLOT_FRAME_FORWARD_REQUEST:
+		handle_forward_request(n, in, &f->forward);
+		node_process_ready(n);
+		return true;
+	case BALLOT_FRAME_FORWARD_RESPONSE:
+		node_forward_answered(n, f->forward.request_id, f->forward.error,
+				      f->forward.payload ? f->forward.payload->data : NULL,
+				      f->forward.payload ? f->forward.payload->len : 0);
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void on_in_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	peer_in *in = s->data;
+	node *n = in->n;
+	(void)buf;
+	if (nread < 0) {
+		close_in(in);
+		return;
+	}
+	in->in.len += (size_t)nread;
+	size_t at = 0;
+	while (at < in->in.len) {
+		ballot_frame f;
+		size_t used = 0;
+		ballot_errmsg em;
+		int rc = ballot_frame_decode(in->in.data + at, in->in.len - at, &f, &used, &em);
+		if (rc != 0) {
+			fprintf(stderr, "ballotd: closing a peer connection: %s\n", em.text);
+			close_in(in);
+			return;
+		}
+		if (f.type == BALLOT_FRAME_NONE)
+			break;
+		at += used;
+		bool keep = handle_frame(n, in, &f);
+		ballot_frame_clear(&f);
+		if (!keep) {
+			close_in(in);
+			return;
+		}
+	}
+	ballot_buf_consume(&in->in, at);
+}
+
+static void on_peer_connection(uv_stream_t *server, int status)
+{
+	node *n = server->data;
+	if (status != 0)
+		return;
+	peer_in *in = calloc(1, sizeof *in);
+	if (in == NULL)
+		return;
+	in->n = n;
+	ballot_buf_init(&in->in, BALLOT_RAFT_MSG_BYTES_MAX + 64 * 1024);
+	uv_tcp_init(n->loop, &in->tcp);
+	in->tcp.data = in;
+	in->next = n->incoming;
+	n->incoming = in;
+	if (uv_accept(server, (uv_stream_t *)&in->tcp) != 0) {
+		close_in(in);
+		return;
+	}
+	uv_tcp_nodelay(&in->tcp, 1);
+	uv_read_start((uv_stream_t *)&in->tcp, in_alloc, on_in_read);
+}
+
+int peer_start(node *n, ballot_errmsg *em)
+{
+	const char *self = node_peer_address(n, n->cfg.id);
+	struct sockaddr_storage sa;
+	if (resolve(self, &sa) != 0)
+		return ballot_errorf(em, BALLOT_EINVAL, "peer address %s: give a numeric IP and port", self);
+	uv_tcp_init(n->loop, &n->peer_listener);
+	n->peer_listener.data = n;
+	int rc = uv_tcp_bind(&n->peer_listener, (struct sockaddr *)&sa, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&n->peer_listener, 128, on_peer_connection);
+	if (rc != 0)
+		return ballot_errorf(em, BALLOT_EIO, "cannot listen for peers on %s: %s", self, uv_strerror(rc));
+	for (unsigned i = 0; i < n->cfg.peer_count; i++) {
+		if (n->cfg.peers[i].id == n->cfg.id)
+			continue;
+		if (resolve(n->cfg.peers[i].address, &sa) != 0)
+			return ballot_errorf(em, BALLOT_EINVAL, "peer address %s: give a numeric IP and port",
+					     n->cfg.peers[i].address);
+		peer_conn *p = &n->peers[n->peer_count++];
+		memset(p, 0, sizeof *p);
+		p->n = n;
+		p->id = n->cfg.peers[i].id;
+		snprintf(p->address, sizeof p->address, "%s", n->cfg.peers[i].address);
+		p->backoff_ms = BACKOFF_MIN_MS;
+		uv_timer_init(n->loop, &p->retry);
+		p->retry.data = p;
+		connect_peer(p);
+	}
+	return 0;
+}
+
+void peer_close_all(node *n)
+{
+	for (unsigned i = 0; i < n->peer_count; i++) {
+		peer_conn *p = &n->peers[i];
+		uv_timer_stop(&p->retry);
+		drop_connection(p);
+	}
+	for (peer_in *in = n->incoming; in != NULL; in = in->next)
+		close_in(in);
+}
