@@ -345,7 +345,7 @@ int peer_start(node *n, ballot_errmsg *em)
 		memset(p, 0, sizeof *p);
 		p->n = n;
 		p->id = n->cfg.peers[i].id;
-		snprintf(p->address, sizeof p->address, "%s", n->cfg.peers[i].address);
+		memcpy(p->address, n->cfg.peers[i].address, sizeof p->address);
 		p->backoff_ms = BACKOFF_MIN_MS;
 		uv_timer_init(n->loop, &p->retry);
 		p->retry.data = p;
