@@ -598,6 +598,8 @@ int ballot_resp_parse(ballot_resp_parser *p, const char *buf, size_t len, size_t
 	req->argc = 0;
 	req->argv = NULL;
 	*consumed = 0;
+	if (len == 0)
+		buf = empty_arg; /* buf may be NULL then; no arithmetic on it */
 	size_t pos = 0;
 	int rc;
 	do

@@ -177,6 +177,13 @@ static void multibulk_request_points_into_the_callers_buffer(void **state)
 	assert_int_equal(ballot_resp_parse(&p, in + used, 0, &used, &req, NULL), 0);
 	assert_int_equal(req.argc, 0);
 	assert_int_equal(used, 0);
+	/* Inside a bulk string, an empty read is no news either. */
+	assert_int_equal(ballot_resp_parse(&p, S("*1\r\n$4\r\nPI"), &used, &req, NULL), 0);
+	assert_int_equal(ballot_resp_parse(&p, NULL, 0, &used, &req, NULL), 0);
+	assert_int_equal(req.argc, 0);
+	assert_int_equal(ballot_resp_parse(&p, S("NG\r\n"), &used, &req, NULL), 0);
+	assert_int_equal(req.argc, 1);
+	assert_memory_equal(req.argv[0].data, "PING", 4);
 	ballot_resp_parser_free(&p);
 }
 
@@ -631,6 +638,23 @@ static void large_split_request_storage_is_released_after_it(void **state)
 	assert_true(ballot_resp_parser_held_bytes(&p) <= 2 * BALLOT_RESP_PARSER_KEEP_BYTES);
 	ballot_resp_parser_free(&p);
 	free(value);
+
+	/* The same for the argument vector of a request with many arguments. */
+	const size_t many = 2 * BALLOT_RESP_PARSER_KEEP_BYTES / sizeof(ballot_resp_arg);
+	ballot_buf in;
+	ballot_buf_init(&in, 0);
+	ballot_buf_printf(&in, "*%zu\r\n", many);
+	for (size_t i = 0; i < many; i++)
+		ballot_buf_puts(&in, "$1\r\nx\r\n");
+	ballot_resp_parser_init(&p);
+	assert_int_equal(ballot_resp_parse(&p, in.data, in.len, &used, &req, NULL), 0);
+	assert_int_equal(req.argc, many);
+	assert_true(ballot_resp_parser_held_bytes(&p) >= many * sizeof(ballot_resp_arg));
+	assert_int_equal(ballot_resp_parse(&p, S("PING\r\n"), &used, &req, NULL), 0);
+	assert_int_equal(req.argc, 1);
+	assert_true(ballot_resp_parser_held_bytes(&p) <= 2 * BALLOT_RESP_PARSER_KEEP_BYTES);
+	ballot_resp_parser_free(&p);
+	ballot_buf_free(&in);
 }
 
 static void a_huge_declared_count_or_length_allocates_nothing_up_front(void **state)
