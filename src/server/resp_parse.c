@@ -5,8 +5,8 @@
  * (sdssplitargs, string2ll in util.c) rule for rule, including what Redis does not check:
  * a header line ends at its CR and the byte after it is skipped unread, and so are the two
  * bytes after a bulk string's data; Redis finds line ends with strchr, so a NUL before the
- * end hides the end and only the size limit ends the wait. Each rule is checked against a
- * real Redis 7.0 in tests/unit/test_resp_parse.c's comments.
+ * end hides the end and only the size limit ends the wait. Each rule was checked against a
+ * real Redis 7.0.15; tests/unit/test_resp_parse.c says what Redis answered.
  *
  * Where the bytes go. An argument that arrives whole in the caller's buffer is returned
  * in place. When a call ends inside a request, the arguments so far are copied into the
