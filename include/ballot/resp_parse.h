@@ -77,7 +77,8 @@ void ballot_resp_parser_free(ballot_resp_parser *p);
  * memory accounting and CLIENT LIST-style reports. */
 size_t ballot_resp_parser_held_bytes(const ballot_resp_parser *p);
 
-/* Parses the next request from buf[0..len): the connection's bytes not yet consumed.
+/* Parses the next request from buf[0..len): the connection's bytes not yet consumed (buf
+ * may be NULL when len is 0).
  *
  * Returns 0 and sets *consumed to the bytes of buf the parser is done with; then either
  * - req->argc > 0: a whole request. Call again with buf + *consumed for the next one (a
