@@ -485,7 +485,7 @@ static void node_boot(sim_world *w, sim_node *n)
 		.snap_term = n->snap_term,
 		.snap_config = n->snap_config,
 		.snap_data = n->snap_data,
-		.entries = n->log + skip,
+		.entries = n->log != NULL ? n->log + skip : NULL,
 		.entry_count = n->log_count - skip,
 	};
 	ballot_raft_options o = node_options(w, n->id);
