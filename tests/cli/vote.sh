@@ -53,9 +53,13 @@ expect_no_err() {
 	passed=$((passed + 1))
 }
 
-# No process whose command line holds MARKER is left behind.
+# No process whose command line holds MARKER is left behind (killed processes may take a
+# moment to be reaped on a loaded machine: allow up to 5 s).
 expect_no_leftover() {
-	sleep 0.2
+	for _ in $(seq 1 50); do
+		pgrep -f "$1" >/dev/null || break
+		sleep 0.1
+	done
 	if pgrep -f "$1" >/dev/null; then
 		fail "$current: processes left behind: $(pgrep -af "$1")"
 		pkill -9 -f "$1" || true
