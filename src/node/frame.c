@@ -678,11 +678,18 @@ int ballot_frame_peek(const void *data, size_t len, size_t *frame_bytes, ballot_
 	*frame_bytes = 0;
 	size_t n = len < BALLOT_FRAME_MAGIC_BYTES ? len : BALLOT_FRAME_MAGIC_BYTES;
 	if (n > 0 && memcmp(p, BALLOT_FRAME_MAGIC, n) != 0) {
-		unsigned char got[BALLOT_FRAME_MAGIC_BYTES] = {0};
-		memcpy(got, p, n);
+		/* The bytes that came, in hex: "47 45 54 20". */
+		static const char hex[] = "0123456789abcdef";
+		char got[3 * BALLOT_FRAME_MAGIC_BYTES];
+		for (size_t i = 0; i < n; i++) {
+			got[3 * i] = hex[p[i] >> 4];
+			got[3 * i + 1] = hex[p[i] & 15];
+			got[3 * i + 2] = ' ';
+		}
+		got[3 * n - 1] = '\0';
 		return ballot_errorf(em, BALLOT_ECORRUPT,
-				     "peer frame: bad magic %02x %02x %02x %02x (want \"%s\"): not a ballot peer, or the stream lost its framing",
-				     got[0], got[1], got[2], got[3], BALLOT_FRAME_MAGIC);
+				     "peer frame: bad magic %s (want \"%s\"): not a ballot peer, or the stream lost its framing",
+				     got, BALLOT_FRAME_MAGIC);
 	}
 	if (len <= HDR_VERSION)
 		return 0;

@@ -715,7 +715,8 @@ static void truncated_frames_wait_for_more(void **state)
 static void bad_magic_is_refused_at_the_first_byte(void **state)
 {
 	(void)state;
-	decode_fails("G", 1, BALLOT_ECORRUPT, "bad magic");
+	decode_fails("G", 1, BALLOT_ECORRUPT, "bad magic 47 (want \"BLTP\")");
+	decode_fails("BX", 2, BALLOT_ECORRUPT, "bad magic 42 58 (want");
 	decode_fails("GET / HTTP/1.1\r\n\r\n", 18, BALLOT_ECORRUPT, "not a ballot peer");
 	decode_fails("BLTX", 4, BALLOT_ECORRUPT, "bad magic 42 4c 54 58");
 	decode_fails("", 0, 0, NULL); /* nothing yet: wait */
