@@ -1739,7 +1739,7 @@ static int check_options(const ballot_raft_options *o, ballot_errmsg *em)
 	if (o->inflight_max < 1 || o->inflight_max > BALLOT_RAFT_INFLIGHT_MAX)
 		return ballot_errorf(em, BALLOT_EINVAL, "in-flight window %u: must be 1 to %d", o->inflight_max,
 				     BALLOT_RAFT_INFLIGHT_MAX);
-	if (o->snapshot_chunk_bytes < 1 || o->snapshot_chunk_bytes > BALLOT_RAFT_SNAPSHOT_CHUNK_DEFAULT * 16)
+	if (o->snapshot_chunk_bytes < 1 || o->snapshot_chunk_bytes > BALLOT_RAFT_SNAPSHOT_CHUNK_BYTES_MAX)
 		return ballot_errorf(em, BALLOT_EINVAL, "snapshot chunk %zu bytes: out of range", o->snapshot_chunk_bytes);
 	if (o->uncommitted_bytes_max < 1)
 		return ballot_errorf(em, BALLOT_EINVAL, "uncommitted bytes limit must be positive");
