@@ -15,12 +15,13 @@
 #include "common/assert.h"
 #include "kv/glob.h"
 #include "kv/kv_internal.h"
+#include "common/decimal.h"
 
 /* A check failed and its error reply is written (internal; never returned to callers). */
 #define ANSWERED 1
 
 /* Characters of a 64-bit integer in decimal, sign included. */
-#define INT64_CHARS_MAX 20
+
 
 /* Redis quotes at most this many bytes of an unknown command's name and of its arguments. */
 #define UNKNOWN_QUOTE_BYTES_MAX 128
@@ -41,35 +42,6 @@ static int finish(int rc)
 	return rc < 0 ? rc : 0;
 }
 
-/* Redis's string2ll: an optional '-', then "0" or a non-zero digit followed by digits; no
- * '+', no spaces, no leading zeros, no "-0"; within int64. */
-static bool parse_ll(const char *s, size_t len, int64_t *value)
-{
-	if (len == 0 || len > INT64_CHARS_MAX)
-		return false;
-	if (len == 1 && s[0] == '0') {
-		*value = 0;
-		return true;
-	}
-	size_t i = 0;
-	bool negative = s[0] == '-';
-	if (negative)
-		i++;
-	if (i == len || s[i] < '1' || s[i] > '9')
-		return false;
-	uint64_t v = 0;
-	uint64_t bound = negative ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-	for (; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		unsigned d = (unsigned)(s[i] - '0');
-		if (v > (bound - d) / 10)
-			return false;
-		v = v * 10 + d;
-	}
-	*value = negative ? (int64_t)(0 - v) : (int64_t)v;
-	return true;
-}
 
 /* A SCAN cursor: decimal digits, 0 .. 2^64 - 1. */
 static bool parse_cursor(const char *s, size_t len, uint64_t *value)
@@ -91,7 +63,7 @@ static bool parse_cursor(const char *s, size_t len, uint64_t *value)
 
 static size_t format_ll(char *out, int64_t v)
 {
-	char tmp[INT64_CHARS_MAX];
+	char tmp[BALLOT_INT64_CHARS_MAX];
 	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
 	size_t n = 0;
 	do {
@@ -386,13 +358,13 @@ static int incr_by(kv_call *c, int64_t delta)
 	int rc = link == NULL ? check_key(c, 1) : 0;
 	if (rc != 0)
 		return finish(rc);
-	if (link != NULL && !parse_ll(kv_entry_val(*link), (*link)->val_len, &value))
+	if (link != NULL && !ballot_parse_ll(kv_entry_val(*link), (*link)->val_len, &value))
 		return reply_not_integer(c);
 	if ((delta < 0 && value < 0 && delta < INT64_MIN - value) ||
 	    (delta > 0 && value > 0 && delta > INT64_MAX - value))
 		return ballot_resp_error(c->reply, "ERR increment or decrement would overflow");
 	value += delta;
-	char text[INT64_CHARS_MAX];
+	char text[BALLOT_INT64_CHARS_MAX];
 	rc = store(c, 1, link, text, format_ll(text, value));
 	if (rc != 0)
 		return rc;
@@ -412,7 +384,7 @@ static int cmd_decr(kv_call *c)
 static int cmd_incrby(kv_call *c)
 {
 	int64_t delta;
-	if (!parse_ll(c->argv[2], c->lens[2], &delta))
+	if (!ballot_parse_ll(c->argv[2], c->lens[2], &delta))
 		return reply_not_integer(c);
 	return incr_by(c, delta);
 }
@@ -420,7 +392,7 @@ static int cmd_incrby(kv_call *c)
 static int cmd_decrby(kv_call *c)
 {
 	int64_t delta;
-	if (!parse_ll(c->argv[2], c->lens[2], &delta))
+	if (!ballot_parse_ll(c->argv[2], c->lens[2], &delta))
 		return reply_not_integer(c);
 	if (delta == INT64_MIN)
 		return ballot_resp_error(c->reply, "ERR decrement would overflow");
@@ -603,7 +575,7 @@ static int parse_scan_options(kv_call *c, scan_options *o)
 			return answered(reply_syntax_error(c));
 		if (arg_is(c, i, "count")) {
 			int64_t count;
-			if (!parse_ll(c->argv[i + 1], c->lens[i + 1], &count))
+			if (!ballot_parse_ll(c->argv[i + 1], c->lens[i + 1], &count))
 				return answered(reply_not_integer(c));
 			if (count < 1)
 				return answered(reply_syntax_error(c));
@@ -643,7 +615,7 @@ static int cmd_scan(kv_call *c)
 		return rc;
 	key_list l = o.match_arg != 0 ? key_list_for(c, o.match_arg) : (key_list){.all = true};
 	size_t kept = 0;
-	uint64_t bytes = 2 * BULK_OVERHEAD_BYTES + INT64_CHARS_MAX;
+	uint64_t bytes = 2 * BULK_OVERHEAD_BYTES + BALLOT_INT64_CHARS_MAX;
 	for (size_t i = 0; i < n; i++) {
 		if (o.type_matches && key_matches(&l, items[i])) {
 			items[kept++] = items[i];
@@ -652,7 +624,7 @@ static int cmd_scan(kv_call *c)
 	}
 	rc = check_read_budget(c, bytes);
 	if (rc == 0) {
-		char text[INT64_CHARS_MAX + 1];
+		char text[BALLOT_INT64_CHARS_MAX + 1];
 		int len = snprintf(text, sizeof text, "%" PRIu64, next);
 		rc = ballot_resp_array(c->reply, 2);
 		if (rc == 0)

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "common/assert.h"
+#include "common/decimal.h"
 
 /* What the next byte of the stream is. */
 enum parse_phase {
@@ -41,7 +42,7 @@ enum step_result {
 enum line_result { LINE_FOUND, LINE_MORE, LINE_TOO_BIG };
 
 /* Redis's string2ll accepts at most 20 characters ("-9223372036854775808"). */
-#define LL_CHARS_MAX 20
+#define LL_CHARS_MAX BALLOT_INT64_CHARS_MAX
 
 static const char empty_arg[1] = "";
 
@@ -214,41 +215,11 @@ static enum line_result find_line(ballot_resp_parser *p, const char *line, size_
 	return avail > BALLOT_RESP_INLINE_MAX_BYTES ? LINE_TOO_BIG : LINE_MORE;
 }
 
-/* Redis's string2ll: an optional '-', then decimal digits without a leading zero ("0"
- * alone is fine), at most LL_CHARS_MAX characters, within a long long. So "+1", "-0",
- * "01", " 1" and "" are not numbers. */
-static bool parse_ll(const char *s, size_t n, int64_t *value)
-{
-	if (n == 0 || n > LL_CHARS_MAX)
-		return false;
-	if (n == 1 && s[0] == '0') {
-		*value = 0;
-		return true;
-	}
-	size_t i = 0;
-	bool negative = s[0] == '-';
-	if (negative)
-		i++;
-	if (i == n || s[i] < '1' || s[i] > '9')
-		return false;
-	uint64_t bound = negative ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-	uint64_t v = 0;
-	for (; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		unsigned d = (unsigned)(s[i] - '0');
-		if (v > (bound - d) / 10)
-			return false;
-		v = v * 10 + d;
-	}
-	*value = negative ? (int64_t)(0 - v) : (int64_t)v;
-	return true;
-}
 
 /* Finds the end of a header line ("*<count>" or "$<len>") and reads its number; *number_ok
- * says whether it is one (parse_ll). The fast path takes the usual line, the type byte
+ * says whether it is one (ballot_parse_ll). The fast path takes the usual line, the type byte
  * then 1 to 18 digits without a leading zero then CR and one more byte, in one pass; it
- * gives what find_line and parse_ll give, for anything else they decide. */
+ * gives what find_line and ballot_parse_ll give, for anything else they decide. */
 static enum line_result header_line(ballot_resp_parser *p, const char *line, size_t avail, char type,
 				    size_t *end, bool *number_ok, int64_t *value)
 {
@@ -270,7 +241,7 @@ static enum line_result header_line(ballot_resp_parser *p, const char *line, siz
 	}
 	enum line_result r = find_line(p, line, avail, '\r', end);
 	if (r == LINE_FOUND)
-		*number_ok = parse_ll(line + 1, *end - 1, value);
+		*number_ok = ballot_parse_ll(line + 1, *end - 1, value);
 	return r;
 }
 
