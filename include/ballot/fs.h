@@ -104,8 +104,9 @@ enum {
 	/* Each unsynced name change survives or not at random (replayed in order, each kept
 	 * with probability 1/2; one that no longer applies is skipped), instead of all undone. */
 	BALLOT_FS_SIM_CRASH_DIR_RANDOM = 1u << 1,
-	/* A process crash (kill -9): the page cache survives, so everything written stays.
-	 * Overrides the flags above. */
+	/* A process crash (kill -9): the page cache survives, so everything written stays
+	 * visible, yet still not durable (a later power loss can take it). Overrides the
+	 * flags above. */
 	BALLOT_FS_SIM_CRASH_PROCESS = 1u << 2,
 };
 

@@ -16,6 +16,7 @@ static const char usage[] =
 	"  reliability   the arithmetic of redundancy: NMR, availability, quorums, MTTF\n"
 	"  sim           the deterministic simulator: a Raft cluster under faults, checked\n"
 	"  check         is a history of operations on a key-value map linearizable?\n"
+	"  wal           check or dump a node's data directory (log, hard state, snapshot)\n"
 	"  help          this text; `ballot COMMAND --help` for a command's flags\n"
 	"  version       print the version\n";
 
@@ -50,6 +51,8 @@ int main(int argc, char **argv)
 		return cli_sim(argc - 1, argv + 1);
 	if (strcmp(cmd, "check") == 0)
 		return cli_check(argc - 1, argv + 1);
+	if (strcmp(cmd, "wal") == 0)
+		return cli_wal(argc - 1, argv + 1);
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		fputs(usage, stdout);
 		return CLI_EXIT_OK;

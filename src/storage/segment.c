@@ -265,8 +265,8 @@ int segment_scan(ballot_fs *fs, const char *path, uint64_t first_index, bool las
 		rc = storage_corrupt(em, path, 0, "the file is %llu bytes, more than a segment can be",
 				     (unsigned long long)r.size);
 	if (rc == 0) {
-		r.buf = malloc(BALLOT_WAL_READ_BUFFER_BYTES);
-		r.cap = BALLOT_WAL_READ_BUFFER_BYTES;
+		r.cap = r.size < BALLOT_WAL_READ_BUFFER_BYTES ? (size_t)r.size : BALLOT_WAL_READ_BUFFER_BYTES;
+		r.buf = malloc(r.cap > 0 ? r.cap : 1);
 		if (r.buf == NULL)
 			rc = ballot_errorf(em, BALLOT_ENOMEM, "reading %s: out of memory", path);
 	}

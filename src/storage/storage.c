@@ -150,18 +150,22 @@ static void close_cur(ballot_storage *s)
 	s->wlen = 0;
 }
 
-/* Writes zeros over [from, to) of the open last segment. */
-static int zero_range(ballot_storage *s, uint64_t from, uint64_t to, ballot_errmsg *em)
+/* Cuts the open last segment to `end` bytes and restores its preallocated size.
+ *
+ * Shrinking the file (a size change, made durable by the fdatasync) removes the old bytes
+ * at once; writing zeros over them would not: a crash in the middle of that write could
+ * leave zeros followed by old records, which recovery would rightly call corruption. If
+ * the crash comes before the fdatasync, the old bytes are all still there, which is the
+ * state before the cut. Extending the file again afterwards need not be durable: a segment
+ * that is shorter than it was made is read as far as it goes. */
+static int cut_file(ballot_storage *s, uint64_t end, uint64_t size, ballot_errmsg *em)
 {
-	static const unsigned char zeros[64 * 1024];
-	for (uint64_t at = from; at < to;) {
-		size_t n = to - at < sizeof zeros ? (size_t)(to - at) : sizeof zeros;
-		int rc = ballot_fs_pwrite(s->fs, s->cur, zeros, n, at, em);
-		if (rc != 0)
-			return rc;
-		at += n;
-	}
-	return 0;
+	int rc = ballot_fs_truncate(s->fs, s->cur, end, em);
+	if (rc == 0)
+		rc = ballot_fs_datasync(s->fs, s->cur, em);
+	if (rc == 0)
+		rc = ballot_fs_preallocate(s->fs, s->cur, size, em);
+	return rc;
 }
 
 /* ---- opening ------------------------------------------------------------------------------ */
@@ -268,7 +272,7 @@ static int repair(ballot_storage *s, storage_walk *w, storage_notes *notes, ball
 		return rc;
 	s->cur = f;
 	if (w->tail.junk_end > seg->end)
-		rc = zero_range(s, seg->end, w->tail.junk_end, em);
+		rc = cut_file(s, seg->end, seg->size, em);
 	/* What we read may sit only in the page cache (a process crash keeps it there): make
 	 * it durable before the node acts on it. */
 	if (rc == 0)
@@ -483,6 +487,23 @@ static int roll(ballot_storage *s, uint64_t index, uint64_t size, ballot_errmsg 
 	return 0;
 }
 
+/* Grows the write buffer to hold need bytes (at most BALLOT_WAL_WRITE_BUFFER_BYTES). */
+static int grow_wbuf(ballot_storage *s, size_t need, ballot_errmsg *em)
+{
+	size_t cap = s->wcap ? s->wcap : 64 * 1024;
+	while (cap < need)
+		cap *= 2;
+	if (cap > BALLOT_WAL_WRITE_BUFFER_BYTES)
+		cap = BALLOT_WAL_WRITE_BUFFER_BYTES;
+	BALLOT_ASSERT(need <= cap);
+	unsigned char *b = realloc(s->wbuf, cap);
+	if (b == NULL)
+		return ballot_errorf(em, BALLOT_ENOMEM, "append: out of memory");
+	s->wbuf = b;
+	s->wcap = cap;
+	return 0;
+}
+
 static int append_one(ballot_storage *s, const ballot_entry *e, ballot_errmsg *em)
 {
 	uint32_t len = e->data != NULL ? (uint32_t)e->data->len : 0;
@@ -521,12 +542,8 @@ static int append_one(ballot_storage *s, const ballot_entry *e, ballot_errmsg *e
 	} else {
 		if (s->wlen + size > s->wcap && (rc = flush(s, em)) != 0)
 			return rc;
-		if (s->wbuf == NULL) {
-			s->wbuf = malloc(BALLOT_WAL_WRITE_BUFFER_BYTES);
-			if (s->wbuf == NULL)
-				return ballot_errorf(em, BALLOT_ENOMEM, "append: out of memory");
-			s->wcap = BALLOT_WAL_WRITE_BUFFER_BYTES;
-		}
+		if (s->wlen + size > s->wcap && (rc = grow_wbuf(s, s->wlen + size, em)) != 0)
+			return rc;
 		rec_encode(s->wbuf + s->wlen, &h, payload);
 		s->wlen += size;
 	}
@@ -636,9 +653,7 @@ static int cut_last(ballot_storage *s, uint64_t from, ballot_errmsg *em)
 		s->wlen = (size_t)(off - s->flushed); /* only in the buffer: forget it */
 	} else {
 		s->wlen = 0;
-		rc = zero_range(s, off, s->flushed, em);
-		if (rc == 0)
-			rc = ballot_fs_datasync(s->fs, s->cur, em);
+		rc = cut_file(s, off, seg->size, em);
 		if (rc != 0)
 			return rc;
 		s->flushed = s->synced = off;
