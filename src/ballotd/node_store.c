@@ -9,6 +9,7 @@
 
 struct node_store {
 	ballot_storage *storage;
+	ballot_hard_state saved; /* the hard state on disk */
 	ballot_storage_recovery rec; /* keeps the recovered entries alive for the core */
 };
 
@@ -29,6 +30,7 @@ int node_store_open(const char *dir, node_store **out, ballot_raft_storage *st, 
 		ballot_buf_printf(warnings, "%s%s", i ? "; " : "", s->rec.warnings[i]);
 	ballot_config boot = st->snap_config;
 	*st = s->rec.state;
+	s->saved = st->hard_state;
 	if (!s->rec.has_snapshot)
 		st->snap_config = boot; /* a new node starts from the configured members */
 	*out = s;
@@ -41,8 +43,15 @@ int node_store_persist(node_store *s, const ballot_raft_ready *rd, ballot_errmsg
 	if (rd->has_snapshot)
 		rc = ballot_storage_install_snapshot(s->storage, rd->snap_index, rd->snap_term, &rd->snap_config,
 						     rd->snap_data, em);
-	if (rc == 0 && rd->hard_state_changed)
+	/* Term and vote must be durable before anything that depends on them leaves; the
+	 * commit index may lag (a restarted node relearns it), so a change of commit alone
+	 * costs no extra sync: it rides along with the next term or vote change. */
+	bool must_save = rd->hard_state.term != s->saved.term || rd->hard_state.vote != s->saved.vote;
+	if (rc == 0 && rd->hard_state_changed && must_save) {
 		rc = ballot_storage_save_hard_state(s->storage, &rd->hard_state, em);
+		if (rc == 0)
+			s->saved = rd->hard_state;
+	}
 	if (rc == 0 && rd->entry_count > 0) {
 		ballot_storage_status st;
 		ballot_storage_status_get(s->storage, &st);
