@@ -26,6 +26,8 @@ typedef struct out_req {
 	char data[];
 } out_req;
 
+static void client_resume_reading(client_conn *c);
+
 /* ---- connection lifetime ------------------------------------------------------------ */
 
 static void free_conn(client_conn *c)
@@ -82,7 +84,6 @@ static void on_reply_written(uv_write_t *req, int status)
 		close_conn(c);
 	} else if (c->reading_paused && !c->closing && c->out_pending < BALLOT_CLIENT_OUTPUT_BYTES_MAX / 2) {
 		c->reading_paused = false;
-		extern void client_resume_reading(client_conn *c);
 		client_resume_reading(c);
 	}
 	client_release(c);
@@ -580,8 +581,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
-void client_resume_reading(client_conn *c);
-void client_resume_reading(client_conn *c)
+static void client_resume_reading(client_conn *c)
 {
 	uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }

@@ -582,12 +582,9 @@ static void shut_down(node *n)
 		pending_fail_all(n, lists[i], "ERR the node is shutting down");
 	client_close_all(n);
 	peer_close_all(n);
-	if (n->persisting) {
-		/* The sync in flight must finish before the store closes. */
-		while (n->persisting && uv_run(n->loop, UV_RUN_ONCE) != 0)
-			if (n->fatal)
-				break;
-	}
+	/* The sync in flight must finish before the store closes. */
+	while (n->persisting && n->fatal == 0 && uv_run(n->loop, UV_RUN_ONCE) != 0)
+		;
 	uv_walk(n->loop, close_walk, NULL);
 	uv_run(n->loop, UV_RUN_DEFAULT);
 	for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
