@@ -8,6 +8,9 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 passed=0
 failed=0
+# Sleep lengths unique to this run, so leftover checks see only our own processes (and
+# never another copy of this test running at the same time).
+mark=9$$
 
 fail() {
 	echo "FAIL: $*" >&2
@@ -157,23 +160,23 @@ expect_err "too few answers"
 
 # ---- hostile versions -------------------------------------------------------------------
 start=$(date +%s)
-run "a hung version times out" --timeout 1 'sleep 987651; echo 1' 'echo 1' 'echo 1'
+run "a hung version times out" --timeout 1 "sleep ${mark}1; echo 1" 'echo 1' 'echo 1'
 expect 0 1
-expect_err "version 1 (sleep 987651; echo 1) failed: timed out after 1 s"
+expect_err "version 1 (sleep ${mark}1; echo 1) failed: timed out after 1 s"
 (($(date +%s) - start < 10)) || fail "timeout took $(($(date +%s) - start)) s"
-expect_no_leftover "sleep 987651"
+expect_no_leftover "sleep ${mark}1"
 
 run "a hung version that ignores TERM, with children" --timeout 1 \
-	'trap "" TERM; sleep 987652 & sleep 987652 & while :; do :; done' 'echo 1' 'echo 1'
+	"trap '' TERM; sleep ${mark}2 & sleep ${mark}2 & while :; do :; done" 'echo 1' 'echo 1'
 expect 0 1
 expect_err "timed out"
-expect_no_leftover "sleep 987652"
+expect_no_leftover "sleep ${mark}2"
 
 start=$(date +%s)
-run "forks a child and exits: not waited for" 'sleep 987653 & echo 7' 'echo 7' 'echo 7'
+run "forks a child and exits: not waited for" "sleep ${mark}3 & echo 7" 'echo 7' 'echo 7'
 expect 0 7
 (($(date +%s) - start < 5)) || fail "fork-and-exit took $(($(date +%s) - start)) s"
-expect_no_leftover "sleep 987653"
+expect_no_leftover "sleep ${mark}3"
 
 run "a flood is cut at --max-output" --max-output 1M 'yes' 'echo 1' 'echo 1'
 expect 0 1
@@ -215,10 +218,10 @@ expect 3 "a"
 expect_err "line 2: no winner"
 
 run "lines: a stalled version is dropped" --lines --timeout 1 \
-	'echo 1; sleep 987654; echo 2' 'echo 1; echo 2' 'echo 1; echo 2'
+	"echo 1; sleep ${mark}4; echo 2" 'echo 1; echo 2' 'echo 1; echo 2'
 expect 0 "$(printf '1\n2')"
 expect_err "wrote no line 2 within 1 s"
-expect_no_leftover "sleep 987654"
+expect_no_leftover "sleep ${mark}4"
 
 run "lines: numeric sensor feed with epsilon" --lines --epsilon 0.01 \
 	'printf "20.00\n20.50\n"' 'printf "20.001\n20.502\n"' 'printf "19.2\n20.5\n"'
