@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# ballot's main job, from a fresh Debian 12 machine: install what is missing, build, and run
-# the demo (N-version voting on the programs in examples/, and the reliability table).
+# ballot's main job, from a fresh Debian 12 machine: install what is missing, build, run the
+# demo (N-version voting, the simulator, the reliability table), then start a local 3-node
+# ballotd cluster for redis-cli (scripts/cluster.sh stop ends it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 scripts/build.sh >/dev/null
-exec scripts/demo.sh
+scripts/demo.sh
+printf '\n\033[1m== A local 3-node ballotd cluster\033[0m\n'
+scripts/cluster.sh start
