@@ -2,7 +2,7 @@
 # Installs what ballot needs to build and test, from Debian's packages, if anything is missing.
 # Usage: scripts/deps.sh [--test]   (--test adds the tools the test suite uses)
 set -euo pipefail
-packages=(build-essential cmake ninja-build pkg-config libuv1-dev libxxhash-dev libcmocka-dev python3)
+packages=(build-essential cmake ninja-build pkg-config libuv1-dev libxxhash-dev libcmocka-dev python3 redis-tools)
 if [[ ${1:-} == --test ]]; then
 	packages+=(clang libclang-rt-14-dev procps libxml2-utils redis-tools python3-redis)
 fi
