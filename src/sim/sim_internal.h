@@ -67,13 +67,12 @@ typedef struct sim_node {
 	bool retired;          /* removed from the cluster for good */
 	uint64_t incarnation;
 	ballot_raft *raft;
-	/* durable storage */
-	ballot_hard_state hs;
-	uint64_t snap_index, snap_term;
-	ballot_config snap_config;
-	ballot_rbuf *snap_data;
-	ballot_entry *log;
-	size_t log_count, log_cap; /* entries snap_index+1 .. */
+	/* its disk: the real write-ahead log over a simulated file system */
+	struct ballot_fs_sim *fs;
+	struct ballot_storage *storage;
+	ballot_config boot_config;  /* founding members (empty for a node that joins later) */
+	uint64_t snap_index;        /* of its latest snapshot */
+	uint64_t durable_term;      /* the term its disk holds */
 	/* a ready being persisted */
 	bool persisting;
 	ballot_raft_ready rd;
