@@ -60,6 +60,37 @@ out=$(printf 'MULTI\nSET a 1\nINCR a\nEXEC\n' | cli 1)
 [[ $out == *2* ]] && ok || fail "MULTI/EXEC: $out"
 cli 1 INFO replication | grep -q "^commit_index:" && ok || fail "INFO replication"
 
+# Python's redis package (Debian's python3-redis): plain commands and a MULTI/EXEC pipeline,
+# through a follower.
+py=/usr/bin/python3 # Debian's, where python3-redis installs
+if $py -c 'import redis' 2>/dev/null; then
+	follower=1
+	[[ $l == 1 ]] && follower=2
+	out=$(timeout 30 $py - "$((base + 10 + follower))" <<'PY' 2>&1
+import sys, redis
+r = redis.Redis(host="127.0.0.1", port=int(sys.argv[1]), socket_timeout=10)
+assert r.ping()
+r.set("py:a", "1")
+assert r.get("py:a") == b"1", r.get("py:a")
+p = r.pipeline()          # transaction=True: MULTI ... EXEC, one log entry
+p.set("py:b", "x").incr("py:a").append("py:b", "yz").get("py:b")
+assert p.execute() == [True, 2, 3, b"xyz"], "pipeline"
+assert r.mget("py:a", "py:b", "py:none") == [b"2", b"xyz", None]
+assert r.delete("py:a", "py:b") == 2
+assert r.exists("py:a") == 0
+try:
+    r.incr("greeting")
+    raise SystemExit("INCR of a string did not fail")
+except redis.ResponseError as e:
+    assert "not an integer" in str(e), e
+print("python ok")
+PY
+)
+	[[ $out == "python ok" ]] && ok || fail "python3-redis: $out"
+else
+	echo "skipped: python3-redis is not installed" >&2
+fi
+
 # Kill the leader: the others elect a new one and keep every acknowledged write.
 kill -9 "${pids[$l]}"
 first=1
