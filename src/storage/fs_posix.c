@@ -138,8 +138,13 @@ static int posix_preallocate(ballot_fs *fs, ballot_file *f, uint64_t size, ballo
 	do
 		err = posix_fallocate(f->fd, 0, (off_t)size);
 	while (err == EINTR);
-	if (err == EINVAL || err == EOPNOTSUPP) /* a file system without it: extend instead */
-		return posix_truncate(fs, f, size, em);
+	if (err == EINVAL || err == EOPNOTSUPP) {
+		/* A file system without it: extend instead (never shrink). */
+		struct stat st;
+		if (fstat(f->fd, &st) < 0)
+			return os_error(em, "stat", f->path, errno);
+		return (uint64_t)st.st_size >= size ? 0 : posix_truncate(fs, f, size, em);
+	}
 	if (err != 0)
 		return os_error(em, "preallocate", f->path, err);
 	return 0;

@@ -89,9 +89,8 @@ int hardstate_read(ballot_fs *fs, const char *path, hs_slot *out, bool *repair, 
 	return 0;
 }
 
-int hardstate_write(ballot_fs *fs, ballot_file *f, const char *path, const hs_slot *v, ballot_errmsg *em)
+int hardstate_write(ballot_fs *fs, ballot_file *f, const hs_slot *v, ballot_errmsg *em)
 {
-	(void)path;
 	unsigned char slot[HS_SLOT_BYTES];
 	for (unsigned i = 0; i < 2; i++) {
 		hs_slot_encode(slot, i, v);
@@ -118,7 +117,7 @@ int hardstate_create(ballot_fs *fs, const char *dir, const hs_slot *v, ballot_er
 		return rc;
 	rc = ballot_fs_truncate(fs, f, 0, em);
 	if (rc == 0)
-		rc = hardstate_write(fs, f, tmp, v, em);
+		rc = hardstate_write(fs, f, v, em);
 	ballot_fs_close(fs, f);
 	if (rc == 0)
 		rc = ballot_fs_rename(fs, tmp, path, em);

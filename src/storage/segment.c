@@ -135,13 +135,26 @@ static int look_at(seg_reader *r, uint64_t off, rec_shape *shape, bool *valid, s
 		*why = "record runs past the end of the file";
 		return 0;
 	}
-	rc = reader_get(r, off, (size_t)size, &p, em);
-	if (rc != 0)
-		return rc;
-	if (memcmp(p + size - 8, REC_END_MARK, 8) != 0) {
+	/* The end mark first, with a small read if the record is not in the window: a record
+	 * is loaded whole only once its end mark is where its length says. */
+	unsigned char mark[8];
+	if (off + size <= r->off + r->len && off >= r->off) {
+		memcpy(mark, r->buf + (off + size - 8 - r->off), 8);
+	} else {
+		size_t got = 0;
+		rc = ballot_fs_pread(r->fs, r->f, mark, sizeof mark, off + size - 8, &got, em);
+		if (rc == 0 && got != sizeof mark)
+			rc = ballot_errorf(em, BALLOT_EIO, "reading %s: the file shrank while being read", r->path);
+		if (rc != 0)
+			return rc;
+	}
+	if (memcmp(mark, REC_END_MARK, 8) != 0) {
 		*why = "no end mark where the record's length puts it";
 		return 0;
 	}
+	rc = reader_get(r, off, (size_t)size, &p, em);
+	if (rc != 0)
+		return rc;
 	*shape = SHAPE_COMPLETE;
 	uint64_t stored = get_u64(p + size - REC_TRAILER_BYTES);
 	if (stored != rec_checksum(p, p + REC_HEADER_BYTES, h.len)) {

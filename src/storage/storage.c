@@ -303,7 +303,7 @@ static int open_hard_state(ballot_storage *s, storage_walk *w, storage_notes *no
 		 * crash in the next save could fall back to the older copy. */
 		s->hs.seq++;
 		storage_note(notes, "%s: rewrote both copies with save %llu", HS_NAME, (unsigned long long)s->hs.seq);
-		return hardstate_write(s->fs, s->hs_file, path, &s->hs, em);
+		return hardstate_write(s->fs, s->hs_file, &s->hs, em);
 	}
 	return ballot_fs_datasync(s->fs, s->hs_file, em);
 }
@@ -736,10 +736,7 @@ int ballot_storage_save_hard_state(ballot_storage *s, const ballot_hard_state *h
 		return ballot_errorf(em, BALLOT_EINVAL, "hard state: term %llu below the saved %llu (terms never go back)",
 				     (unsigned long long)hs->term, (unsigned long long)s->hs.hs.term);
 	hs_slot v = {.seq = s->hs.seq + 1, .hs = *hs};
-	char path[BALLOT_STORAGE_PATH_MAX];
-	rc = storage_path(path, s->dir, HS_NAME, em);
-	if (rc == 0)
-		rc = hardstate_write(s->fs, s->hs_file, path, &v, em);
+	rc = hardstate_write(s->fs, s->hs_file, &v, em);
 	if (rc != 0)
 		return fail(s, rc, em);
 	s->hs = v;

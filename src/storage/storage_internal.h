@@ -165,7 +165,7 @@ int segment_scan(ballot_fs *fs, const char *path, uint64_t first_index, bool las
 int hardstate_read(ballot_fs *fs, const char *path, hs_slot *out, bool *repair, unsigned *bad_slot,
 		   ballot_errmsg *em);
 /* Writes both copies of v, each followed by an fdatasync. f is open read-write. */
-int hardstate_write(ballot_fs *fs, ballot_file *f, const char *path, const hs_slot *v, ballot_errmsg *em);
+int hardstate_write(ballot_fs *fs, ballot_file *f, const hs_slot *v, ballot_errmsg *em);
 /* Creates a hard state file holding v: temporary file, fdatasync, rename, directory fsync. */
 int hardstate_create(ballot_fs *fs, const char *dir, const hs_slot *v, ballot_errmsg *em);
 
