@@ -260,24 +260,85 @@ static void cmd_config(size_t argc, const ballot_resp_arg *argv, ballot_buf *out
 	}
 }
 
-static void cmd_info(client_conn *c, ballot_buf *out)
+/* Counts a call of the command (lowercased) for INFO commandstats. Names that do not fit,
+ * or a full table, are counted under "other". */
+static void count_command(node *n, const ballot_resp_arg *cmd)
+{
+	char name[24];
+	size_t len = cmd->len;
+	if (len >= sizeof name)
+		len = 0;
+	for (size_t i = 0; i < len; i++)
+		name[i] = (char)tolower((unsigned char)cmd->data[i]);
+	name[len] = '\0';
+	if (len == 0)
+		strcpy(name, "other");
+	size_t slots = sizeof n->cmdstats / sizeof n->cmdstats[0];
+	size_t h = 5381;
+	for (size_t i = 0; name[i] != '\0'; i++)
+		h = h * 33 + (unsigned char)name[i];
+	for (size_t probe = 0; probe < slots; probe++) {
+		size_t at = (h + probe) % slots;
+		if (n->cmdstats[at].name[0] == '\0')
+			strcpy(n->cmdstats[at].name, name);
+		if (strcmp(n->cmdstats[at].name, name) == 0) {
+			n->cmdstats[at].calls++;
+			return;
+		}
+	}
+}
+
+/* Whether INFO's arguments ask for this section: named, or "all"/"everything", or (for the
+ * sections Redis shows by default; commandstats is not one) no argument or "default". */
+static bool info_wants(size_t argc, const ballot_resp_arg *argv, const char *section)
+{
+	bool in_default = strcmp(section, "commandstats") != 0;
+	if (argc < 2 || is(&argv[1], "default"))
+		return in_default;
+	if (is(&argv[1], "all") || is(&argv[1], "everything"))
+		return true;
+	for (size_t i = 1; i < argc; i++) {
+		if (is(&argv[i], section))
+			return true;
+	}
+	return false;
+}
+
+static void cmd_info(client_conn *c, size_t argc, const ballot_resp_arg *argv, ballot_buf *out)
 {
 	node *n = c->n;
 	ballot_buf text;
 	ballot_buf_init(&text, 0);
 	uint64_t now = node_now_ms();
-	ballot_buf_printf(&text, "# Server\r\nredis_version:7.0.0\r\nballot_version:0.1.0\r\nredis_mode:standalone\r\n"
+	if (info_wants(argc, argv, "server"))
+		ballot_buf_printf(&text, "# Server\r\nredis_version:7.0.0\r\nballot_version:0.1.0\r\nredis_mode:standalone\r\n"
 			  "process_id:%d\r\ntcp_port:%s\r\nuptime_in_seconds:%llu\r\n\r\n",
 			  (int)uv_os_getpid(), strrchr(n->cfg.listen, ':') + 1,
 			  (unsigned long long)((now - n->started_ms) / 1000));
-	ballot_buf_printf(&text, "# Clients\r\nconnected_clients:%u\r\nmaxclients:%u\r\n\r\n", n->client_count,
-			  n->cfg.clients_max);
-	ballot_buf_printf(&text, "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
-			  "rejected_connections:%llu\r\n\r\n", (unsigned long long)n->connections_total,
-			  (unsigned long long)n->commands, (unsigned long long)n->rejected_connections);
-	node_info_replication(n, &text);
-	ballot_buf_printf(&text, "\r\n# Keyspace\r\ndb0:keys=%llu,expires=0,avg_ttl=0\r\n",
-			  (unsigned long long)ballot_kv_count(n->kv));
+	if (info_wants(argc, argv, "clients"))
+		ballot_buf_printf(&text, "# Clients\r\nconnected_clients:%u\r\nmaxclients:%u\r\n\r\n",
+				  n->client_count, n->cfg.clients_max);
+	if (info_wants(argc, argv, "stats"))
+		ballot_buf_printf(&text, "# Stats\r\ntotal_connections_received:%llu\r\n"
+				  "total_commands_processed:%llu\r\nrejected_connections:%llu\r\n\r\n",
+				  (unsigned long long)n->connections_total, (unsigned long long)n->commands,
+				  (unsigned long long)n->rejected_connections);
+	if (info_wants(argc, argv, "commandstats")) {
+		ballot_buf_puts(&text, "# Commandstats\r\n");
+		for (size_t i = 0; i < sizeof n->cmdstats / sizeof n->cmdstats[0]; i++) {
+			if (n->cmdstats[i].name[0] != '\0')
+				ballot_buf_printf(&text, "cmdstat_%s:calls=%llu,rejected_calls=0,failed_calls=0\r\n",
+						  n->cmdstats[i].name, (unsigned long long)n->cmdstats[i].calls);
+		}
+		ballot_buf_puts(&text, "\r\n");
+	}
+	if (info_wants(argc, argv, "replication")) {
+		node_info_replication(n, &text);
+		ballot_buf_puts(&text, "\r\n");
+	}
+	if (info_wants(argc, argv, "keyspace"))
+		ballot_buf_printf(&text, "# Keyspace\r\ndb0:keys=%llu,expires=0,avg_ttl=0\r\n",
+				  (unsigned long long)ballot_kv_count(n->kv));
 	ballot_resp_bulk(out, text.data, text.len);
 	ballot_buf_free(&text);
 }
@@ -477,6 +538,7 @@ static bool dispatch(client_conn *c, size_t argc, const ballot_resp_arg *argv, r
 	node *n = c->n;
 	const ballot_resp_arg *cmd = &argv[0];
 	n->commands++;
+	count_command(n, cmd);
 	if (n->cfg.requirepass[0] != '\0' && !c->authed && !is(cmd, "AUTH") && !is(cmd, "HELLO") && !is(cmd, "QUIT")) {
 		ballot_resp_error(out, "NOAUTH Authentication required.");
 		return false;
@@ -533,7 +595,7 @@ static bool dispatch(client_conn *c, size_t argc, const ballot_resp_arg *argv, r
 	} else if (is(cmd, "CONFIG")) {
 		cmd_config(argc, argv, out);
 	} else if (is(cmd, "INFO")) {
-		cmd_info(c, out);
+		cmd_info(c, argc, argv, out);
 	} else if (is(cmd, "MULTI")) {
 		multi_begin(c, out);
 	} else if (is(cmd, "EXEC")) {

@@ -135,7 +135,11 @@ struct node {
 	/* stats for INFO */
 	uint64_t started_ms;
 	uint64_t commands, connections_total, rejected_connections;
-	uint64_t cmd_calls[64];
+	/* INFO commandstats: calls per command name, in a small open-addressed table */
+	struct {
+		char name[24];
+		uint64_t calls;
+	} cmdstats[128];
 };
 
 /* node.c */

@@ -59,6 +59,9 @@ done
 out=$(printf 'MULTI\nSET a 1\nINCR a\nEXEC\n' | cli 1)
 [[ $out == *2* ]] && ok || fail "MULTI/EXEC: $out"
 cli 1 INFO replication | grep -q "^commit_index:" && ok || fail "INFO replication"
+cli 1 INFO commandstats | grep -q "^cmdstat_set:calls=" && ok || fail "INFO commandstats"
+[[ $(cli 1 INFO | grep -c "^# ") -ge 4 ]] && ok || fail "INFO sections"
+cli 1 INFO | grep -q "^# Commandstats" && fail "INFO shows commandstats by default" || ok
 
 # Python's redis package (Debian's python3-redis): plain commands and a MULTI/EXEC pipeline,
 # through a follower.
