@@ -14,7 +14,6 @@
 #include "common/assert.h"
 #include "ballotd/node_internal.h"
 
-bool node_split_address(const char *addr, char *host, size_t host_cap, int *port);
 
 #define READ_CHUNK (64 * 1024)
 #define ARGS_ON_STACK 64
@@ -742,21 +741,7 @@ static void on_connection(uv_stream_t *server, int status)
 
 int client_start(node *n, ballot_errmsg *em)
 {
-	char host[BALLOT_ADDRESS_MAX];
-	int port;
-	struct sockaddr_storage sa;
-	if (!node_split_address(n->cfg.listen, host, sizeof host, &port) ||
-	    (uv_ip4_addr(host, port, (struct sockaddr_in *)&sa) != 0 &&
-	     uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa) != 0))
-		return ballot_errorf(em, BALLOT_EINVAL, "--listen %s: give a numeric IP and port", n->cfg.listen);
-	uv_tcp_init(n->loop, &n->client_listener);
-	n->client_listener.data = n;
-	int rc = uv_tcp_bind(&n->client_listener, (struct sockaddr *)&sa, 0);
-	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)&n->client_listener, 511, on_connection);
-	if (rc != 0)
-		return ballot_errorf(em, BALLOT_EIO, "cannot listen for clients on %s: %s", n->cfg.listen, uv_strerror(rc));
-	return 0;
+	return node_listen(n, &n->client_listener, n->cfg.listen, 511, on_connection, "clients", em);
 }
 
 void client_close_all(node *n)

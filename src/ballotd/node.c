@@ -29,7 +29,6 @@ void ballot_node_config_default(ballot_node_config *c)
 }
 
 /* Splits "host:port"; returns false if it is not one. */
-bool node_split_address(const char *addr, char *host, size_t host_cap, int *port);
 bool node_split_address(const char *addr, char *host, size_t host_cap, int *port)
 {
 	const char *colon = strrchr(addr, ':');
@@ -45,6 +44,35 @@ bool node_split_address(const char *addr, char *host, size_t host_cap, int *port
 	return true;
 }
 
+int node_resolve(const char *address, struct sockaddr_storage *sa)
+{
+	char host[BALLOT_ADDRESS_MAX];
+	int port;
+	if (!node_split_address(address, host, sizeof host, &port))
+		return BALLOT_EINVAL;
+	if (uv_ip4_addr(host, port, (struct sockaddr_in *)sa) == 0)
+		return 0;
+	if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)sa) == 0)
+		return 0;
+	return BALLOT_EINVAL;
+}
+
+int node_listen(node *n, uv_tcp_t *tcp, const char *address, int backlog, uv_connection_cb cb, const char *what,
+		ballot_errmsg *em)
+{
+	struct sockaddr_storage sa;
+	if (node_resolve(address, &sa) != 0)
+		return ballot_errorf(em, BALLOT_EINVAL, "%s address %s: give a numeric IP and port", what, address);
+	uv_tcp_init(n->loop, tcp);
+	tcp->data = n;
+	int rc = uv_tcp_bind(tcp, (struct sockaddr *)&sa, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)tcp, backlog, cb);
+	if (rc != 0)
+		return ballot_errorf(em, BALLOT_EIO, "cannot listen for %s on %s: %s", what, address, uv_strerror(rc));
+	return 0;
+}
+
 int ballot_node_config_check(const ballot_node_config *c, ballot_errmsg *em)
 {
 	char host[BALLOT_ADDRESS_MAX];
@@ -58,8 +86,9 @@ int ballot_node_config_check(const ballot_node_config *c, ballot_errmsg *em)
 		const ballot_node_peer *p = &c->peers[i];
 		if (p->id == 0)
 			return ballot_errorf(em, BALLOT_EINVAL, "--cluster: member ids must be positive");
-		if (!node_split_address(p->address, host, sizeof host, &port))
-			return ballot_errorf(em, BALLOT_EINVAL, "--cluster: '%s' of member %llu is not host:port",
+		struct sockaddr_storage sa;
+		if (!node_split_address(p->address, host, sizeof host, &port) || node_resolve(p->address, &sa) != 0)
+			return ballot_errorf(em, BALLOT_EINVAL, "--cluster: '%s' of member %llu is not a numeric IP:port",
 					     p->address, (unsigned long long)p->id);
 		for (unsigned k = 0; k < i; k++) {
 			if (c->peers[k].id == p->id)
@@ -74,8 +103,9 @@ int ballot_node_config_check(const ballot_node_config *c, ballot_errmsg *em)
 	}
 	if (!self)
 		return ballot_errorf(em, BALLOT_EINVAL, "--id %llu is not a member of --cluster", (unsigned long long)c->id);
-	if (!node_split_address(c->listen, host, sizeof host, &port))
-		return ballot_errorf(em, BALLOT_EINVAL, "--listen '%s': not host:port", c->listen);
+	struct sockaddr_storage listen_sa;
+	if (!node_split_address(c->listen, host, sizeof host, &port) || node_resolve(c->listen, &listen_sa) != 0)
+		return ballot_errorf(em, BALLOT_EINVAL, "--listen '%s': not a numeric IP:port", c->listen);
 	for (unsigned i = 0; i < c->peer_count; i++) {
 		if (strcmp(c->peers[i].address, c->listen) == 0)
 			return ballot_errorf(em, BALLOT_EINVAL, "--listen %s is also member %llu's peer address",
@@ -300,8 +330,6 @@ static void retry_waiting(node *n)
 	}
 }
 
-/* The leader answered a request this follower forwarded. */
-void node_forward_answered(node *n, uint64_t id, int32_t error, const void *data, size_t len);
 void node_forward_answered(node *n, uint64_t id, int32_t error, const void *data, size_t len)
 {
 	for (size_t i = 0; i < n->forwarded.count; i++) {

@@ -144,12 +144,20 @@ struct node {
 
 /* node.c */
 uint64_t node_now_ms(void);
+bool node_split_address(const char *addr, char *host, size_t host_cap, int *port);
+/* Resolves a numeric "ip:port" (IPv4 or IPv6); 0 or BALLOT_EINVAL. */
+int node_resolve(const char *address, struct sockaddr_storage *sa);
+/* Binds and listens on address, or says why not ("cannot listen for clients on ..."). */
+int node_listen(node *n, uv_tcp_t *tcp, const char *address, int backlog, uv_connection_cb cb, const char *what,
+		ballot_errmsg *em);
 void node_process_ready(node *n);
 void node_fatal(node *n, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Submits a request to the cluster (leader: propose or ReadIndex; follower: forward;
  * no leader: wait). cmd is a kv-encoded command or batch; the reference is the caller's. */
 void node_submit(node *n, origin to, request_kind kind, ballot_rbuf *cmd);
 void node_reply(node *n, origin *to, const void *data, size_t len);
+/* The leader answered a request this follower forwarded. */
+void node_forward_answered(node *n, uint64_t id, int32_t error, const void *data, size_t len);
 void node_reply_error(node *n, origin *to, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 const char *node_peer_address(const node *n, uint64_t id);
 void node_info_replication(node *n, ballot_buf *out);

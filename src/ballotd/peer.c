@@ -14,8 +14,6 @@
 #include "common/assert.h"
 #include "ballotd/node_internal.h"
 
-bool node_split_address(const char *addr, char *host, size_t host_cap, int *port);
-void node_forward_answered(node *n, uint64_t id, int32_t error, const void *data, size_t len);
 
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 1000
@@ -26,19 +24,6 @@ typedef struct write_req {
 	size_t len;
 	char data[];
 } write_req;
-
-static int resolve(const char *address, struct sockaddr_storage *sa)
-{
-	char host[BALLOT_ADDRESS_MAX];
-	int port;
-	if (!node_split_address(address, host, sizeof host, &port))
-		return BALLOT_EINVAL;
-	if (uv_ip4_addr(host, port, (struct sockaddr_in *)sa) == 0)
-		return 0;
-	if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)sa) == 0)
-		return 0;
-	return BALLOT_EINVAL;
-}
 
 /* ---- outgoing ----------------------------------------------------------------------- */
 
@@ -136,7 +121,7 @@ static void connect_peer(peer_conn *p)
 	if (p->handle_open || p->n->stop_signal != 0)
 		return;
 	struct sockaddr_storage sa;
-	if (resolve(p->address, &sa) != 0)
+	if (node_resolve(p->address, &sa) != 0)
 		return;
 	uv_tcp_init(p->n->loop, &p->tcp);
 	p->tcp.data = p;
@@ -324,21 +309,15 @@ static void on_peer_connection(uv_stream_t *server, int status)
 
 int peer_start(node *n, ballot_errmsg *em)
 {
-	const char *self = node_peer_address(n, n->cfg.id);
 	struct sockaddr_storage sa;
-	if (resolve(self, &sa) != 0)
-		return ballot_errorf(em, BALLOT_EINVAL, "peer address %s: give a numeric IP and port", self);
-	uv_tcp_init(n->loop, &n->peer_listener);
-	n->peer_listener.data = n;
-	int rc = uv_tcp_bind(&n->peer_listener, (struct sockaddr *)&sa, 0);
-	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)&n->peer_listener, 128, on_peer_connection);
+	int rc = node_listen(n, &n->peer_listener, node_peer_address(n, n->cfg.id), 128, on_peer_connection,
+			     "peers", em);
 	if (rc != 0)
-		return ballot_errorf(em, BALLOT_EIO, "cannot listen for peers on %s: %s", self, uv_strerror(rc));
+		return rc;
 	for (unsigned i = 0; i < n->cfg.peer_count; i++) {
 		if (n->cfg.peers[i].id == n->cfg.id)
 			continue;
-		if (resolve(n->cfg.peers[i].address, &sa) != 0)
+		if (node_resolve(n->cfg.peers[i].address, &sa) != 0)
 			return ballot_errorf(em, BALLOT_EINVAL, "peer address %s: give a numeric IP and port",
 					     n->cfg.peers[i].address);
 		peer_conn *p = &n->peers[n->peer_count++];

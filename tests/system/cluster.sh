@@ -44,6 +44,21 @@ wait_leader() {
 	return 1
 }
 
+# Bad flags and inconsistent configurations: a clear message, exit 2.
+bad() { # bad MESSAGE ARGS...
+	local msg=$1 rc=0
+	shift
+	"$BALLOTD" "$@" >/dev/null 2>"$tmp/bad.err" || rc=$?
+	[[ $rc == 2 ]] && grep -qF -- "$msg" "$tmp/bad.err" && ok || fail "ballotd $*: exit $rc: $(cat "$tmp/bad.err")"
+}
+bad "not a member of --cluster" --id 4 --cluster "$cluster" --data-dir "$tmp/x"
+bad "not a numeric IP:port" --id 1 --cluster "1=localhost:7001" --data-dir "$tmp/x"
+bad "given twice" --id 1 --cluster "1=127.0.0.1:7001,1=127.0.0.1:7002" --data-dir "$tmp/x"
+bad "unknown option" --id 1 --frobnicate 3
+bad "give a directory" --id 1 --cluster "$cluster"
+bad "give a whole number" --id one --cluster "$cluster" --data-dir "$tmp/x"
+"$BALLOTD" --help | grep -q -- "--data-dir" && ok || fail "--help"
+
 for id in 1 2 3; do start $id; done
 l=$(wait_leader) && ok || { fail "no leader within 10 s"; cat "$tmp"/n*.log >&2; exit 1; }
 
