@@ -66,8 +66,9 @@ typedef struct ballot_storage_recovery {
 	ballot_raft_storage state;
 	bool has_snapshot;
 	bool fresh; /* the directory was empty (or missing) and has been initialised */
-	/* Notices, most important first: a torn tail cut, stale files removed, a damaged copy of
-	 * the hard state replaced by the good one. Not errors; a node logs them. */
+	/* Notices: a torn tail cut, unsynced leftovers zeroed, a damaged copy of the hard state
+	 * replaced by the good one, older snapshots removed, a log the snapshot replaced
+	 * dropped. Not errors; a node logs them. */
 	unsigned warning_count; /* kept in warnings[] */
 	unsigned warnings_lost; /* beyond BALLOT_STORAGE_WARNINGS_MAX */
 	char warnings[BALLOT_STORAGE_WARNINGS_MAX][BALLOT_ERRMSG_MAX];
@@ -108,8 +109,8 @@ int ballot_storage_append(ballot_storage *s, const ballot_entry *entries, size_t
 int ballot_storage_sync(ballot_storage *s, ballot_errmsg *em);
 
 /* Removes the entries from index `from` on (a conflict: Raft §5.3). Durable on return
- * (whole segments are unlinked newest first, then the cut segment's tail is zeroed and
- * synced). A no-op if from is past the last index. BALLOT_EINVAL if from is at or below the
+ * (whole segments are unlinked newest first, then the cut segment is shrunk, synced, and
+ * extended again). A no-op if from is past the last index. BALLOT_EINVAL if from is at or below the
  * snapshot's index (committed entries are never removed) or 0. */
 int ballot_storage_truncate(ballot_storage *s, uint64_t from, ballot_errmsg *em);
 

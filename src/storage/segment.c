@@ -65,11 +65,16 @@ static int reader_get(seg_reader *r, uint64_t at, size_t n, const unsigned char 
 	return 0;
 }
 
+static const unsigned char zero_block[4096];
+
 static bool all_zero(const unsigned char *p, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] != 0)
+	while (n > 0) {
+		size_t k = n < sizeof zero_block ? n : sizeof zero_block;
+		if (memcmp(p, zero_block, k) != 0)
 			return false;
+		p += k;
+		n -= k;
 	}
 	return true;
 }
@@ -202,6 +207,18 @@ static int search_after(seg_reader *r, uint64_t end, after_end *a, ballot_errmsg
 	memset(a, 0, sizeof *a);
 	a->junk_end = end;
 	for (uint64_t q = end; q + 8 <= r->size; q += 8) {
+		/* Skip runs of zeros (the preallocated tail) a block at a time. */
+		uint64_t block = sizeof zero_block;
+		if (q % block == 0 && q + block <= r->size) {
+			const unsigned char *z;
+			int rc = reader_get(r, q, (size_t)block, &z, em);
+			if (rc != 0)
+				return rc;
+			if (all_zero(z, (size_t)block)) {
+				q += block - 8;
+				continue;
+			}
+		}
 		const unsigned char *p;
 		int rc = reader_get(r, q, 8, &p, em);
 		if (rc != 0)

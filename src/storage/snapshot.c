@@ -62,15 +62,16 @@ static int header_check(const unsigned char *p, const char *path, uint64_t index
 static int read_hashed(ballot_fs *fs, ballot_file *f, const char *path, uint64_t off, uint64_t len,
 		       unsigned char *dst, XXH3_state_t *st, ballot_errmsg *em)
 {
+	size_t chunk = len < BALLOT_WAL_READ_BUFFER_BYTES ? (size_t)len : BALLOT_WAL_READ_BUFFER_BYTES;
 	unsigned char *scratch = NULL;
-	if (dst == NULL) {
-		scratch = malloc(BALLOT_WAL_READ_BUFFER_BYTES);
+	if (dst == NULL && chunk > 0) {
+		scratch = malloc(chunk);
 		if (scratch == NULL)
 			return ballot_errorf(em, BALLOT_ENOMEM, "reading %s: out of memory", path);
 	}
 	int rc = 0;
 	for (uint64_t done = 0; done < len && rc == 0;) {
-		size_t n = len - done < BALLOT_WAL_READ_BUFFER_BYTES ? (size_t)(len - done) : BALLOT_WAL_READ_BUFFER_BYTES;
+		size_t n = len - done < chunk ? (size_t)(len - done) : chunk;
 		unsigned char *p = dst != NULL ? dst + done : scratch;
 		size_t got = 0;
 		rc = ballot_fs_pread(fs, f, p, n, off + done, &got, em);

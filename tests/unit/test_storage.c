@@ -1052,6 +1052,163 @@ static void storage_read_only_open_changes_nothing(void **state)
 	harness_free(&h);
 }
 
+/* What recovery returns is what the Raft core restarts from. */
+static void storage_recovery_starts_a_raft_node(void **state)
+{
+	(void)state;
+	harness h;
+	harness_init(&h, 27, BALLOT_WAL_SEGMENT_BYTES_MIN);
+	harness_open_ok(&h);
+	ballot_hard_state hs = {.term = 2, .vote = 1, .commit = 40};
+	CHECK_OK(&h, ballot_storage_save_hard_state(h.s, &hs, &h.em));
+	append_range(&h, 1, 60, 2, 0, len_varied);
+	CHECK_OK(&h, ballot_storage_sync(h.s, &h.em));
+	ballot_config c = config_of(3);
+	ballot_rbuf *data = ballot_rbuf_new("applied through 30", 18);
+	CHECK_OK(&h, ballot_storage_save_snapshot(h.s, 30, 2, &c, data, &h.em));
+	CHECK_OK(&h, ballot_storage_compact(h.s, 20, &h.em));
+	harness_open_ok(&h);
+	ballot_raft_options o;
+	ballot_raft_options_default(&o, 1);
+	ballot_raft *r = NULL;
+	ballot_errmsg em;
+	int rc = ballot_raft_new(&r, &o, &h.rec.state, 7, &em);
+	if (rc != 0)
+		fail_msg("ballot_raft_new: %s", em.text);
+	ballot_raft_status st;
+	ballot_raft_status_get(r, &st);
+	assert_int_equal(st.term, 2);
+	assert_int_equal(st.vote, 1);
+	assert_int_equal(st.commit, 40);
+	assert_int_equal(st.snap_index, 30);
+	assert_int_equal(st.last_index, 60);
+	assert_int_equal(st.config.count, 3);
+	ballot_raft_free(r);
+	ballot_rbuf_unref(data);
+	harness_free(&h);
+}
+
+/* ---- the simulated disk itself ------------------------------------------------------------- */
+
+static void write_at(ballot_fs *fs, ballot_file *f, const char *text, uint64_t off)
+{
+	ballot_errmsg em;
+	assert_int_equal(ballot_fs_pwrite(fs, f, text, strlen(text), off, &em), 0);
+}
+
+static size_t read_all(ballot_fs_sim *sim, const char *path, char *out, size_t cap)
+{
+	unsigned char *data;
+	size_t len;
+	ballot_errmsg em;
+	if (ballot_fs_sim_read_file(sim, path, &data, &len, &em) != 0)
+		return (size_t)-1;
+	assert_true(len < cap);
+	if (len > 0)
+		memcpy(out, data, len);
+	out[len] = '\0';
+	free(data);
+	return len;
+}
+
+static void fs_sim_power_loss_keeps_only_what_was_synced(void **state)
+{
+	(void)state;
+	ballot_fs_sim *sim;
+	assert_int_equal(ballot_fs_sim_new(&sim, 1), 0);
+	ballot_fs *fs = ballot_fs_sim_fs(sim);
+	ballot_errmsg em;
+	bool created;
+	ballot_file *f, *g;
+	char buf[64];
+	assert_int_equal(ballot_fs_mkdir(fs, "/d", &created, &em), 0);
+	assert_int_equal(ballot_fs_sync_dir(fs, "/", &em), 0);
+	assert_int_equal(ballot_fs_open(fs, "/d/a", BALLOT_FS_RDWR | BALLOT_FS_CREATE, &f, &em), 0);
+	write_at(fs, f, "durable", 0);
+	assert_int_equal(ballot_fs_datasync(fs, f, &em), 0);
+	assert_int_equal(ballot_fs_sync_dir(fs, "/d", &em), 0);
+	write_at(fs, f, "-lost", 7);
+	assert_int_equal(ballot_fs_open(fs, "/d/b", BALLOT_FS_RDWR | BALLOT_FS_CREATE, &g, &em), 0);
+	write_at(fs, g, "synced, but its name was not", 0);
+	assert_int_equal(ballot_fs_datasync(fs, g, &em), 0);
+	assert_int_equal(read_all(sim, "/d/a", buf, sizeof buf), 12);
+	ballot_fs_sim_crash(sim, BALLOT_FS_SIM_CRASH_POWER);
+	assert_int_equal(read_all(sim, "/d/a", buf, sizeof buf), 7);
+	assert_string_equal(buf, "durable");
+	assert_int_equal(read_all(sim, "/d/b", buf, sizeof buf), (size_t)-1);
+	/* Old handles are stale; closing them is fine. */
+	assert_int_equal(ballot_fs_pwrite(fs, f, "x", 1, 0, &em), BALLOT_EIO);
+	assert_non_null(strstr(em.text, "stale handle"));
+	ballot_fs_close(fs, f);
+	ballot_fs_close(fs, g);
+	/* A rename is undone unless its directory is synced. */
+	assert_int_equal(ballot_fs_rename(fs, "/d/a", "/d/c", &em), 0);
+	ballot_fs_sim_crash(sim, BALLOT_FS_SIM_CRASH_POWER);
+	assert_int_equal(read_all(sim, "/d/a", buf, sizeof buf), 7);
+	assert_int_equal(ballot_fs_rename(fs, "/d/a", "/d/c", &em), 0);
+	assert_int_equal(ballot_fs_sync_dir(fs, "/d", &em), 0);
+	ballot_fs_sim_crash(sim, BALLOT_FS_SIM_CRASH_POWER);
+	assert_int_equal(read_all(sim, "/d/a", buf, sizeof buf), (size_t)-1);
+	assert_int_equal(read_all(sim, "/d/c", buf, sizeof buf), 7);
+	ballot_fs_sim_free(sim);
+}
+
+static void fs_sim_tear_keeps_a_prefix_of_the_last_write(void **state)
+{
+	(void)state;
+	unsigned lengths_seen = 0;
+	for (uint64_t seed = 0; seed < 64; seed++) {
+		ballot_fs_sim *sim;
+		assert_int_equal(ballot_fs_sim_new(&sim, seed), 0);
+		ballot_fs *fs = ballot_fs_sim_fs(sim);
+		ballot_errmsg em;
+		ballot_file *f;
+		char buf[64];
+		assert_int_equal(ballot_fs_sim_write_file(sim, "/f", "base", 4, &em), 0);
+		assert_int_equal(ballot_fs_open(fs, "/f", BALLOT_FS_RDWR, &f, &em), 0);
+		write_at(fs, f, "-first", 4);  /* lost: not the last write */
+		write_at(fs, f, "0123456789", 10);
+		ballot_fs_sim_crash(sim, BALLOT_FS_SIM_CRASH_TEAR);
+		size_t len = read_all(sim, "/f", buf, sizeof buf);
+		assert_memory_equal(buf, "base", 4);
+		if (len > 4) {
+			assert_memory_equal(buf + 4, "\0\0\0\0\0\0", 6); /* the earlier write is gone */
+			assert_memory_equal(buf + 10, "0123456789", len - 10);
+		}
+		lengths_seen |= 1u << (len > 4 ? len - 10 : 0);
+		ballot_fs_close(fs, f);
+		ballot_fs_sim_free(sim);
+	}
+	assert_true(__builtin_popcount(lengths_seen) > 5); /* prefixes of several lengths */
+}
+
+static void fs_sim_process_crash_keeps_the_page_cache_until_power_loss(void **state)
+{
+	(void)state;
+	ballot_fs_sim *sim;
+	assert_int_equal(ballot_fs_sim_new(&sim, 2), 0);
+	ballot_fs *fs = ballot_fs_sim_fs(sim);
+	ballot_errmsg em;
+	ballot_file *f, *lock, *again;
+	char buf[64];
+	assert_int_equal(ballot_fs_sim_write_file(sim, "/f", "v1", 2, &em), 0);
+	assert_int_equal(ballot_fs_lock(fs, "/LOCK", &lock, &em), 0);
+	assert_int_equal(ballot_fs_lock(fs, "/LOCK", &again, &em), BALLOT_EBUSY);
+	assert_int_equal(ballot_fs_open(fs, "/f", BALLOT_FS_RDWR, &f, &em), 0);
+	write_at(fs, f, "v2", 0);
+	ballot_fs_sim_crash(sim, BALLOT_FS_SIM_CRASH_PROCESS);
+	read_all(sim, "/f", buf, sizeof buf);
+	assert_string_equal(buf, "v2"); /* still in the page cache */
+	assert_int_equal(ballot_fs_lock(fs, "/LOCK", &again, &em), 0); /* the dead process's lock is gone */
+	ballot_fs_sim_crash(sim, BALLOT_FS_SIM_CRASH_POWER);
+	read_all(sim, "/f", buf, sizeof buf);
+	assert_string_equal(buf, "v1"); /* never synced */
+	ballot_fs_close(fs, f);
+	ballot_fs_close(fs, lock);
+	ballot_fs_close(fs, again);
+	ballot_fs_sim_free(sim);
+}
+
 /* ---- the real disk ------------------------------------------------------------------------------ */
 
 static void remove_tree(const char *dir)
@@ -1163,6 +1320,10 @@ int main(void)
 		cmocka_unit_test(storage_unknown_format_version_is_named),
 		cmocka_unit_test(storage_second_open_of_locked_dir_is_busy),
 		cmocka_unit_test(storage_read_only_open_changes_nothing),
+		cmocka_unit_test(storage_recovery_starts_a_raft_node),
+		cmocka_unit_test(fs_sim_power_loss_keeps_only_what_was_synced),
+		cmocka_unit_test(fs_sim_tear_keeps_a_prefix_of_the_last_write),
+		cmocka_unit_test(fs_sim_process_crash_keeps_the_page_cache_until_power_loss),
 		cmocka_unit_test(storage_round_trip_on_the_real_disk),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
