@@ -292,6 +292,10 @@ typedef struct ballot_raft_status {
 
 void ballot_raft_status_get(const ballot_raft *r, ballot_raft_status *s);
 
+/* This node's role, and the leader it knows of (0: none): the cheap part of the status, for
+ * the request path. */
+ballot_role ballot_raft_role(const ballot_raft *r, uint64_t *leader);
+
 /* The entry at index (borrowed, valid until the next call into the core), or NULL if it is
  * compacted or past the end. */
 const ballot_entry *ballot_raft_entry(const ballot_raft *r, uint64_t index);

@@ -261,16 +261,16 @@ static void leader_read(node *n, origin to, ballot_rbuf *cmd)
 
 void node_submit(node *n, origin to, request_kind kind, ballot_rbuf *cmd)
 {
-	ballot_raft_status st;
-	ballot_raft_status_get(n->raft, &st);
-	if (st.role == BALLOT_ROLE_LEADER) {
+	uint64_t leader;
+	ballot_role role = ballot_raft_role(n->raft, &leader);
+	if (role == BALLOT_ROLE_LEADER) {
 		if (kind == REQ_READ)
 			leader_read(n, to, cmd);
 		else
 			leader_write(n, to, cmd);
 		return;
 	}
-	if (st.leader != 0 && to.forward_peer == 0) {
+	if (leader != 0 && to.forward_peer == 0) {
 		/* A follower forwards to the leader and answers when the leader does. */
 		uint64_t id = ++n->next_forward_id;
 		unsigned char header = (unsigned char)kind;
@@ -281,7 +281,7 @@ void node_submit(node *n, origin to, request_kind kind, ballot_rbuf *cmd)
 			node_reply_error(n, &to, "ERR out of memory");
 			return;
 		}
-		peer_send_forward(n, st.leader, false, id, 0, payload.data, payload.len);
+		peer_send_forward(n, leader, false, id, 0, payload.data, payload.len);
 		ballot_buf_free(&payload);
 		pending_push(n, &n->forwarded, &(pending){.to = to, .read_id = id, .kind = (uint8_t)kind,
 							  .deadline_ms = node_now_ms() + 5000});
@@ -300,12 +300,12 @@ void node_submit(node *n, origin to, request_kind kind, ballot_rbuf *cmd)
 /* Retries requests that waited for a leader; fails those past their deadline. */
 static void retry_waiting(node *n)
 {
-	ballot_raft_status st;
-	ballot_raft_status_get(n->raft, &st);
+	uint64_t leader;
+	ballot_raft_role(n->raft, &leader);
 	uint64_t now = node_now_ms();
 	for (size_t i = 0; i < n->no_leader.count;) {
 		pending *p = &n->no_leader.items[i];
-		if (st.leader != 0) {
+		if (leader != 0) {
 			pending copy = *p;
 			copy.cmd = ballot_rbuf_ref(p->cmd);
 			pending_remove(&n->no_leader, i);
@@ -472,9 +472,7 @@ static void finish_ready(node *n)
 	ballot_raft_ready *rd = &n->rd;
 	send_messages(n, rd->messages_after_persist, rd->message_after_persist_count);
 	apply_ready(n, rd);
-	ballot_raft_status st;
-	ballot_raft_status_get(n->raft, &st);
-	if (st.role != BALLOT_ROLE_LEADER) {
+	if (ballot_raft_role(n->raft, NULL) != BALLOT_ROLE_LEADER) {
 		pending_fail_all(n, &n->proposals, "TRYAGAIN leadership changed before the write committed");
 		pending_fail_all(n, &n->reads, "TRYAGAIN leadership changed before the read was confirmed");
 	}

@@ -1862,6 +1862,13 @@ void ballot_raft_status_get(const ballot_raft *r, ballot_raft_status *s)
 	s->dropped_messages = r->dropped;
 }
 
+ballot_role ballot_raft_role(const ballot_raft *r, uint64_t *leader)
+{
+	if (leader != NULL)
+		*leader = r->leader;
+	return r->role;
+}
+
 const ballot_entry *ballot_raft_entry(const ballot_raft *r, uint64_t index)
 {
 	return raft_log_get(&r->log, index);
