@@ -210,24 +210,39 @@ static int parse_line_string(resp_parser *p, ballot_resp_value *v)
 	return 0;
 }
 
-static int parse_bulk(resp_parser *p, ballot_resp_value *v)
+/* Reads the length header of a bulk string or an array ("$5", "*2"). -1 is the null of its
+ * kind: *is_null is set and v (if any) gets null_type. Other negatives are corrupt;
+ * lengths past max are refused. `what` names the kind in messages. */
+static int parse_length(resp_parser *p, ballot_resp_value *v, ballot_resp_type null_type, uint64_t max,
+			const char *what, size_t *len, bool *is_null)
 {
 	size_t start = p->pos;
 	int64_t n;
 	int rc = parse_number_line(p, &n);
 	if (rc != 0)
 		return rc;
-	if (n == -1) {
+	*is_null = n == -1;
+	if (*is_null) {
 		if (v != NULL)
-			v->type = BALLOT_RESP_NULL;
+			v->type = null_type;
 		return 0;
 	}
 	if (n < 0)
-		return ballot_errorf(p->em, BALLOT_ECORRUPT, "byte %zu: bulk length %" PRId64, start, n);
-	if ((uint64_t)n > BALLOT_RESP_BULK_MAX_BYTES)
-		return ballot_errorf(p->em, BALLOT_ELIMIT, "byte %zu: bulk length %" PRId64 " is past %u bytes",
-				     start, n, BALLOT_RESP_BULK_MAX_BYTES);
-	size_t len = (size_t)n;
+		return ballot_errorf(p->em, BALLOT_ECORRUPT, "byte %zu: %s length %" PRId64, start, what, n);
+	if ((uint64_t)n > max)
+		return ballot_errorf(p->em, BALLOT_ELIMIT, "byte %zu: %s length %" PRId64 " is past %" PRIu64,
+				     start, what, n, max);
+	*len = (size_t)n;
+	return 0;
+}
+
+static int parse_bulk(resp_parser *p, ballot_resp_value *v)
+{
+	size_t len = 0;
+	bool is_null = false;
+	int rc = parse_length(p, v, BALLOT_RESP_NULL, BALLOT_RESP_BULK_MAX_BYTES, "bulk", &len, &is_null);
+	if (rc != 0 || is_null)
+		return rc;
 	if (p->len - p->pos < len + 2)
 		return NEED_MORE;
 	if (p->data[p->pos + len] != '\r' || p->data[p->pos + len + 1] != '\n')
@@ -247,24 +262,14 @@ static int parse_value(resp_parser *p, ballot_resp_value *v, unsigned depth);
 static int parse_array(resp_parser *p, ballot_resp_value *v, unsigned depth)
 {
 	size_t start = p->pos;
-	int64_t n;
-	int rc = parse_number_line(p, &n);
-	if (rc != 0)
+	size_t count = 0;
+	bool is_null = false;
+	int rc = parse_length(p, v, BALLOT_RESP_NULL_ARRAY, BALLOT_RESP_ARRAY_MAX, "array", &count, &is_null);
+	if (rc != 0 || is_null)
 		return rc;
-	if (n == -1) {
-		if (v != NULL)
-			v->type = BALLOT_RESP_NULL_ARRAY;
-		return 0;
-	}
-	if (n < 0)
-		return ballot_errorf(p->em, BALLOT_ECORRUPT, "byte %zu: array length %" PRId64, start, n);
-	if ((uint64_t)n > BALLOT_RESP_ARRAY_MAX)
-		return ballot_errorf(p->em, BALLOT_ELIMIT, "byte %zu: array of %" PRId64 " elements is past %u",
-				     start, n, BALLOT_RESP_ARRAY_MAX);
 	if (depth + 1 > BALLOT_RESP_DEPTH_MAX)
 		return ballot_errorf(p->em, BALLOT_ELIMIT, "byte %zu: arrays nested deeper than %d", start,
 				     BALLOT_RESP_DEPTH_MAX);
-	size_t count = (size_t)n;
 	ballot_resp_value *items = NULL;
 	if (p->fill) {
 		items = count > 0 ? p->next_node : NULL;

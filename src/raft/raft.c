@@ -1459,28 +1459,6 @@ static void step_leader(ballot_raft *r, const ballot_msg *m)
 	}
 }
 
-static void step_candidate(ballot_raft *r, const ballot_msg *m)
-{
-	switch (m->type) {
-	case BALLOT_MSG_PREVOTE_RESP:
-	case BALLOT_MSG_VOTE_RESP:
-		handle_vote_response(r, m);
-		break;
-	case BALLOT_MSG_APPEND:
-	case BALLOT_MSG_SNAPSHOT:
-		/* A leader of our term exists: follow it. */
-		become_follower(r, r->term, m->from);
-		r->election_elapsed = 0;
-		if (m->type == BALLOT_MSG_APPEND)
-			handle_append(r, m);
-		else
-			handle_snapshot(r, m);
-		break;
-	default:
-		break;
-	}
-}
-
 static void step_follower(ballot_raft *r, const ballot_msg *m)
 {
 	switch (m->type) {
@@ -1496,6 +1474,24 @@ static void step_follower(ballot_raft *r, const ballot_msg *m)
 		break;
 	case BALLOT_MSG_TIMEOUT_NOW:
 		campaign(r, true);
+		break;
+	default:
+		break;
+	}
+}
+
+static void step_candidate(ballot_raft *r, const ballot_msg *m)
+{
+	switch (m->type) {
+	case BALLOT_MSG_PREVOTE_RESP:
+	case BALLOT_MSG_VOTE_RESP:
+		handle_vote_response(r, m);
+		break;
+	case BALLOT_MSG_APPEND:
+	case BALLOT_MSG_SNAPSHOT:
+		/* A leader of our term exists: follow it. */
+		become_follower(r, r->term, m->from);
+		step_follower(r, m);
 		break;
 	default:
 		break;

@@ -607,7 +607,7 @@ static void nemesis_crash(sim_world *w)
 {
 	unsigned i = (unsigned)ballot_rng_below(&w->rng, w->node_count);
 	sim_node *n = &w->nodes[i];
-	if (!n->alive || n->retired)
+	if (!n->alive)
 		return;
 	/* A power loss; sometimes the last unsynced write is torn, and unsynced renames
 	 * survive or not at random. */
@@ -699,7 +699,7 @@ static void nemesis(sim_world *w)
 	sim_schedule(w, 50 + ballot_rng_below(&w->rng, 250), EV_NEMESIS, 0, 0, NULL, 0, 0, NULL);
 }
 
-/* Faults stop: heal, restart everyone (but retired nodes), quiet the network. */
+/* Faults stop: heal, restart everyone, quiet the network. */
 static void end_fault_phase(sim_world *w)
 {
 	w->fault_phase = false;
@@ -707,7 +707,7 @@ static void end_fault_phase(sim_world *w)
 	w->loss = w->dup = w->long_delay = 0;
 	for (unsigned i = 0; i < w->node_count; i++) {
 		sim_node *n = &w->nodes[i];
-		if (!n->alive && !n->retired)
+		if (!n->alive)
 			node_boot(w, n);
 	}
 }
@@ -793,7 +793,7 @@ static void handle_event(sim_world *w, sim_event *ev)
 			process_ready(w, n);
 		break;
 	case EV_RESTART:
-		if (!n->alive && !n->retired && ev->generation == n->incarnation)
+		if (!n->alive && ev->generation == n->incarnation)
 			node_boot(w, n);
 		break;
 	case EV_CRASH:

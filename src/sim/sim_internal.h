@@ -64,7 +64,6 @@ typedef struct sim_pending {
 typedef struct sim_node {
 	uint64_t id;
 	bool alive;
-	bool retired;          /* removed from the cluster for good */
 	uint64_t incarnation;
 	ballot_raft *raft;
 	/* its disk: the real write-ahead log over a simulated file system */
