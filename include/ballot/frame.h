@@ -5,7 +5,8 @@
  * body. Four frame types:
  *   HELLO             the first frame on a connection, each way: cluster id, node id,
  *                     protocol version, so a node of another cluster or version is refused
- *                     with a clear error before anything else is read;
+ *                     with a clear error before anything else is read, and the address
+ *                     the sender serves clients on (for redirects);
  *   RAFT              one ballot_msg, every field, entries and snapshot chunk included;
  *   FORWARD_REQUEST   a follower forwards a client's command to the leader: a request id
  *                     and an opaque payload;
@@ -45,7 +46,7 @@ typedef struct ballot_buf ballot_buf;
 
 /* Wire sizes (docs/peer-protocol.md has the byte-by-byte layout). */
 #define BALLOT_FRAME_HEADER_BYTES 24
-#define BALLOT_FRAME_HELLO_BODY_BYTES 17      /* cluster id, node id, version */
+#define BALLOT_FRAME_HELLO_BODY_BYTES 18      /* cluster id, node id, version, address length */
 #define BALLOT_FRAME_MSG_FIXED_BYTES 126      /* a RAFT body before config, chunk, entries */
 #define BALLOT_FRAME_ENTRY_HEADER_BYTES 22    /* term, index, type, flags, data length */
 #define BALLOT_FRAME_FORWARD_REQUEST_HEADER_BYTES 8   /* request id */
@@ -68,6 +69,9 @@ typedef struct ballot_frame_hello {
 	uint64_t node_id;    /* the sender; > 0 */
 	uint8_t version;     /* decode: the sender's protocol version (always ours, as others are
 			      * refused); encode: ignored, BALLOT_FRAME_VERSION is written */
+	/* Where the sender serves clients ("host:port"), NUL-terminated; may be empty. On the
+	 * wire: a length byte and the bytes, no NUL (a NUL inside is refused). */
+	char client_address[BALLOT_ADDRESS_MAX];
 } ballot_frame_hello;
 
 typedef struct ballot_frame_forward {

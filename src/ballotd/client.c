@@ -342,73 +342,29 @@ static void cmd_info(client_conn *c, size_t argc, const ballot_resp_arg *argv, b
 	ballot_buf_free(&text);
 }
 
-static uint64_t arg_u64(const ballot_resp_arg *a, bool *ok)
+/* BALLOT ...: membership and transfer go to the leader through node_submit (a follower
+ * forwards them); the rest are answered here. */
+static bool cmd_ballot(client_conn *c, size_t argc, const ballot_resp_arg *argv, reply_slot *slot, ballot_buf *out)
 {
-	char text[32];
-	*ok = a->len > 0 && a->len < sizeof text;
-	if (!*ok)
-		return 0;
-	memcpy(text, a->data, a->len);
-	text[a->len] = '\0';
-	char *end = NULL;
-	unsigned long long v = strtoull(text, &end, 10);
-	*ok = *end == '\0' && text[0] >= '0' && text[0] <= '9';
-	return v;
-}
-
-/* BALLOT MEMBERS | ADD id host:port | PROMOTE id | REMOVE id | TRANSFER id | SNAPSHOT */
-static void cmd_ballot(client_conn *c, size_t argc, const ballot_resp_arg *argv, ballot_buf *out)
-{
-	node *n = c->n;
-	if (argc >= 2 && is(&argv[1], "MEMBERS")) {
-		ballot_raft_status st;
-		ballot_raft_status_get(n->raft, &st);
-		ballot_resp_array(out, st.config.count);
-		for (unsigned i = 0; i < st.config.count; i++) {
-			const ballot_member *m = &st.config.members[i];
-			char line[160];
-			int len = snprintf(line, sizeof line, "%llu %s %s%s", (unsigned long long)m->id,
-					   m->role == BALLOT_MEMBER_VOTER ? "voter" : "learner", m->address,
-					   m->id == st.leader ? " leader" : "");
-			ballot_resp_bulk(out, line, (size_t)len);
-		}
-		return;
+	if (!admin_is_leaders(argc, argv)) {
+		admin_run(c->n, argc, argv, out);
+		return false;
 	}
-	bool ok = argc >= 3;
-	uint64_t id = ok ? arg_u64(&argv[2], &ok) : 0;
-	int rc;
-	if (argc == 2 && is(&argv[1], "SNAPSHOT")) {
-		n->last_snapshot = 0; /* take one at the next ready */
-		ballot_resp_simple(out, "OK");
-		return;
-	} else if (ok && argc == 4 && is(&argv[1], "ADD")) {
-		char addr[BALLOT_ADDRESS_MAX];
-		snprintf(addr, sizeof addr, "%.*s", (int)argv[3].len, argv[3].data);
-		rc = ballot_raft_add_learner(n->raft, id, addr);
-	} else if (ok && argc == 3 && is(&argv[1], "PROMOTE")) {
-		rc = ballot_raft_promote(n->raft, id);
-	} else if (ok && argc == 3 && is(&argv[1], "REMOVE")) {
-		rc = ballot_raft_remove(n->raft, id);
-	} else if (ok && argc == 3 && is(&argv[1], "TRANSFER")) {
-		rc = ballot_raft_transfer(n->raft, id);
-	} else {
-		ballot_resp_error(out, "ERR usage: BALLOT MEMBERS | ADD id host:port | PROMOTE id | REMOVE id | "
-				  "TRANSFER id | SNAPSHOT");
-		return;
+	ballot_buf cmd;
+	ballot_buf_init(&cmd, 0);
+	ballot_resp_array(&cmd, argc);
+	for (size_t i = 0; i < argc; i++)
+		ballot_resp_bulk(&cmd, argv[i].data, argv[i].len);
+	ballot_rbuf *encoded = ballot_rbuf_new(cmd.data, cmd.len);
+	ballot_buf_free(&cmd);
+	if (encoded == NULL) {
+		ballot_resp_error(out, "ERR out of memory");
+		return false;
 	}
-	if (rc == 0) {
-		ballot_resp_simple(out, "OK");
-		node_process_ready(n);
-	} else if (rc == BALLOT_ENOTLEADER) {
-		ballot_raft_status st;
-		ballot_raft_status_get(n->raft, &st);
-		const char *addr = st.leader ? node_peer_address(n, st.leader) : NULL;
-		ballot_resp_error(out, "ERR not the leader; send membership and transfer commands to node %llu (%s)",
-				  (unsigned long long)st.leader, addr ? addr : "unknown");
-	} else {
-		ballot_resp_error(out, "ERR %s", rc == BALLOT_EBUSY ? "busy: a change is pending, or the learner has not caught up"
-								   : ballot_strerror(rc));
-	}
+	c->refs++;
+	node_submit(c->n, (origin){.conn = c, .slot = slot}, REQ_ADMIN, encoded);
+	ballot_rbuf_unref(encoded);
+	return true;
 }
 
 /* ---- dispatch ----------------------------------------------------------------------- */
@@ -610,7 +566,7 @@ static bool dispatch(client_conn *c, size_t argc, const ballot_resp_arg *argv, r
 			ballot_resp_simple(out, "OK");
 		}
 	} else if (is(cmd, "BALLOT")) {
-		cmd_ballot(c, argc, argv, out);
+		return cmd_ballot(c, argc, argv, slot, out);
 	} else {
 		ballot_rbuf *encoded = encode(argc, argv, out);
 		if (encoded == NULL) {

@@ -31,6 +31,9 @@ static const char usage[] =
 	"  --heartbeat-ticks N   heartbeat interval in ticks (default 2)\n"
 	"  --snapshot-entries N  snapshot every N applied entries (default 100000)\n"
 	"  --max-clients N       client connections (default 10000)\n"
+	"  --follower MODE       what a follower does with a command for the leader: 'forward' it\n"
+	"                        and relay the answer (default), or 'redirect' the client with\n"
+	"                        -MOVED 0 LEADER-HOST:PORT (the form redis-cli -c follows)\n"
 	"  --config FILE         read these keys from FILE, one 'key value' per line (# comments)\n"
 	"  -h, --help            this text\n"
 	"\n"
@@ -114,6 +117,10 @@ static void set_key(ballot_node_config *c, const char *key, const char *v)
 		c->snapshot_entries = parse_number(key, v, 0, UINT64_MAX);
 	else if (strcmp(key, "max-clients") == 0)
 		c->clients_max = (unsigned)parse_number(key, v, 1, 1000000);
+	else if (strcmp(key, "follower") == 0 && (strcmp(v, "forward") == 0 || strcmp(v, "redirect") == 0))
+		c->redirect = strcmp(v, "redirect") == 0;
+	else if (strcmp(key, "follower") == 0)
+		die_usage("--follower '%s': give 'forward' or 'redirect'", v);
 	else
 		die_usage("unknown option '%s'", key);
 }

@@ -266,8 +266,16 @@ void node_submit(node *n, origin to, request_kind kind, ballot_rbuf *cmd)
 	if (role == BALLOT_ROLE_LEADER) {
 		if (kind == REQ_READ)
 			leader_read(n, to, cmd);
+		else if (kind == REQ_ADMIN)
+			admin_submitted(n, &to, cmd);
 		else
 			leader_write(n, to, cmd);
+		return;
+	}
+	const peer_conn *lp = leader != 0 ? peer_find(n, leader) : NULL;
+	if (n->cfg.redirect && to.conn != NULL && lp != NULL && lp->client_address[0] != '\0') {
+		/* The form redis-cli -c and cluster clients follow: slot 0, then the address. */
+		node_reply_error(n, &to, "MOVED 0 %s", lp->client_address);
 		return;
 	}
 	if (leader != 0 && to.forward_peer == 0) {
@@ -536,11 +544,13 @@ void node_info_replication(node *n, ballot_buf *out)
 	if (st.role == BALLOT_ROLE_FOLLOWER && self != NULL && self->role == BALLOT_MEMBER_LEARNER)
 		role = "learner";
 	const char *leader_addr = st.leader ? node_peer_address(n, st.leader) : NULL;
+	const peer_conn *lp = st.leader ? peer_find(n, st.leader) : NULL;
+	const char *leader_client = st.leader == n->cfg.id ? n->cfg.listen : lp ? lp->client_address : "";
 	ballot_buf_printf(out, "# Replication\r\nrole:%s\r\nnode_id:%llu\r\nterm:%llu\r\nleader_id:%llu\r\n"
-			  "leader_address:%s\r\ncommit_index:%llu\r\napplied_index:%llu\r\nlast_index:%llu\r\n"
-			  "snapshot_index:%llu\r\nmembers:%u\r\nvoters:%u\r\n",
+			  "leader_address:%s\r\nleader_client_address:%s\r\ncommit_index:%llu\r\n"
+			  "applied_index:%llu\r\nlast_index:%llu\r\nsnapshot_index:%llu\r\nmembers:%u\r\nvoters:%u\r\n",
 			  role, (unsigned long long)n->cfg.id, (unsigned long long)st.term,
-			  (unsigned long long)st.leader, leader_addr ? leader_addr : "",
+			  (unsigned long long)st.leader, leader_addr ? leader_addr : "", leader_client,
 			  (unsigned long long)st.commit, (unsigned long long)n->applied,
 			  (unsigned long long)st.last_index, (unsigned long long)st.snap_index, st.config.count,
 			  ballot_config_voters(&st.config));

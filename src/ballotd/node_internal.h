@@ -34,7 +34,11 @@ typedef struct origin {
 } origin;
 
 /* What a request asks of the cluster. */
-typedef enum request_kind { REQ_WRITE = 0, REQ_READ = 1 } request_kind;
+typedef enum request_kind {
+	REQ_WRITE = 0, /* a kv-encoded command or batch, proposed to the log */
+	REQ_READ = 1,  /* a kv-encoded query, answered after ReadIndex */
+	REQ_ADMIN = 2, /* a leader's BALLOT command, as a RESP array */
+} request_kind;
 
 typedef struct pending {
 	origin to;
@@ -56,6 +60,7 @@ typedef struct peer_conn {
 	node *n;
 	uint64_t id;
 	char address[BALLOT_ADDRESS_MAX];
+	char client_address[BALLOT_ADDRESS_MAX]; /* from its HELLO; empty until then */
 	uv_tcp_t tcp;
 	uv_connect_t connect_req;
 	uv_timer_t retry;
@@ -162,8 +167,17 @@ void node_reply_error(node *n, origin *to, const char *fmt, ...) __attribute__((
 const char *node_peer_address(const node *n, uint64_t id);
 void node_info_replication(node *n, ballot_buf *out);
 
+/* admin.c */
+/* Whether this BALLOT command is the leader's to run (membership, transfer). */
+bool admin_is_leaders(size_t argc, const ballot_resp_arg *argv);
+/* Runs a BALLOT command here, its reply into out; BALLOT_ENOTLEADER (out untouched) if it
+ * is the leader's and this node is not the leader. */
+int admin_run(node *n, size_t argc, const ballot_resp_arg *argv, ballot_buf *out);
+void admin_submitted(node *n, origin *to, const ballot_rbuf *cmd);
+
 /* peer.c */
 int peer_start(node *n, ballot_errmsg *em);
+peer_conn *peer_find(node *n, uint64_t id);
 void peer_send_msg(node *n, ballot_msg *m);   /* takes ownership of m */
 void peer_send_forward(node *n, uint64_t to, bool response, uint64_t id, int32_t error, const void *data, size_t len);
 void peer_close_all(node *n);

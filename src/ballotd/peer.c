@@ -113,6 +113,7 @@ static void on_connected(uv_connect_t *req, int status)
 	uv_tcp_nodelay(&p->tcp, 1);
 	ballot_frame hello = {.type = BALLOT_FRAME_HELLO,
 			      .hello = {.cluster_id = p->n->cfg.cluster_id, .node_id = p->n->cfg.id}};
+	snprintf(hello.hello.client_address, sizeof hello.hello.client_address, "%s", p->n->cfg.listen);
 	send_frame(p, &hello);
 }
 
@@ -132,7 +133,7 @@ static void connect_peer(peer_conn *p)
 		drop_connection(p);
 }
 
-static peer_conn *find_peer(node *n, uint64_t id)
+peer_conn *peer_find(node *n, uint64_t id)
 {
 	for (unsigned i = 0; i < n->peer_count; i++) {
 		if (n->peers[i].id == id)
@@ -143,7 +144,7 @@ static peer_conn *find_peer(node *n, uint64_t id)
 
 void peer_send_msg(node *n, ballot_msg *m)
 {
-	peer_conn *p = find_peer(n, m->to);
+	peer_conn *p = peer_find(n, m->to);
 	if (p != NULL) {
 		ballot_frame f = {.type = BALLOT_FRAME_RAFT, .msg = m};
 		send_frame(p, &f);
@@ -153,7 +154,7 @@ void peer_send_msg(node *n, ballot_msg *m)
 
 void peer_send_forward(node *n, uint64_t to, bool response, uint64_t id, int32_t error, const void *data, size_t len)
 {
-	peer_conn *p = find_peer(n, to);
+	peer_conn *p = peer_find(n, to);
 	if (p == NULL)
 		return;
 	ballot_rbuf *payload = len > 0 ? ballot_rbuf_new(data, len) : NULL;
@@ -200,7 +201,7 @@ static void in_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init(in->in.data + in->in.len, 64 * 1024);
 }
 
-/* A forwarded request: the payload is a kind byte and a kv-encoded command. */
+/* A forwarded request: the payload is a kind byte (request_kind) and the command. */
 static void handle_forward_request(node *n, peer_in *in, const ballot_frame_forward *fw)
 {
 	origin to = {.forward_peer = in->from, .forward_id = fw->request_id};
@@ -213,7 +214,8 @@ static void handle_forward_request(node *n, peer_in *in, const ballot_frame_forw
 		peer_send_forward(n, in->from, true, fw->request_id, BALLOT_ENOMEM, NULL, 0);
 		return;
 	}
-	node_submit(n, to, fw->payload->data[0] == REQ_READ ? REQ_READ : REQ_WRITE, cmd);
+	uint8_t kind = (uint8_t)fw->payload->data[0];
+	node_submit(n, to, kind == REQ_READ || kind == REQ_ADMIN ? (request_kind)kind : REQ_WRITE, cmd);
 	ballot_rbuf_unref(cmd);
 }
 
@@ -228,6 +230,9 @@ static bool handle_frame(node *n, peer_in *in, ballot_frame *f)
 			return false;
 		}
 		in->from = f->hello.node_id;
+		peer_conn *p = peer_find(n, in->from);
+		if (p != NULL)
+			memcpy(p->client_address, f->hello.client_address, sizeof p->client_address);
 		return true;
 	}
 	switch (f->type) {

@@ -334,7 +334,10 @@ static int plan_frame(const ballot_frame *f, frame_plan *plan, ballot_errmsg *em
 	case BALLOT_FRAME_HELLO:
 		if (f->hello.node_id == 0)
 			return ballot_errorf(em, BALLOT_EINVAL, "hello frame: node id 0 (node ids start at 1)");
-		plan->body_bytes = BALLOT_FRAME_HELLO_BODY_BYTES;
+		if (memchr(f->hello.client_address, '\0', sizeof f->hello.client_address) == NULL)
+			return ballot_errorf(em, BALLOT_ELIMIT, "hello frame: client address of %d bytes or more",
+					     BALLOT_ADDRESS_MAX);
+		plan->body_bytes = BALLOT_FRAME_HELLO_BODY_BYTES + strlen(f->hello.client_address);
 		return 0;
 	case BALLOT_FRAME_RAFT:
 		return plan_msg(f->msg, plan, em);
@@ -473,6 +476,8 @@ static void write_body(sink *s, const ballot_frame *f, const frame_plan *plan)
 		s->p = w_u64(s->p, f->hello.cluster_id);
 		s->p = w_u64(s->p, f->hello.node_id);
 		s->p = w_u8(s->p, BALLOT_FRAME_VERSION);
+		s->p = w_u8(s->p, (uint8_t)strlen(f->hello.client_address));
+		sink_bytes(s, f->hello.client_address, strlen(f->hello.client_address));
 		return;
 	case BALLOT_FRAME_RAFT:
 		write_msg(s, f->msg, plan);
@@ -643,7 +648,8 @@ static int check_body_len(uint8_t type, uint32_t body_len, ballot_errmsg *em)
 	const char *limit = NULL;
 	switch (type) {
 	case BALLOT_FRAME_HELLO:
-		min = max = BALLOT_FRAME_HELLO_BODY_BYTES;
+		min = BALLOT_FRAME_HELLO_BODY_BYTES;
+		max = min + BALLOT_ADDRESS_MAX - 1;
 		break;
 	case BALLOT_FRAME_RAFT:
 		min = BALLOT_FRAME_MSG_FIXED_BYTES;
@@ -663,9 +669,12 @@ static int check_body_len(uint8_t type, uint32_t body_len, ballot_errmsg *em)
 	default:
 		BALLOT_UNREACHABLE();
 	}
-	if (body_len < min || (limit == NULL && body_len > max))
-		return ballot_errorf(em, BALLOT_ECORRUPT, "%s frame: body of %" PRIu32 " bytes, %s %" PRIu64, name, body_len,
-				     min == max ? "not" : "shorter than", min);
+	if (body_len < min)
+		return ballot_errorf(em, BALLOT_ECORRUPT, "%s frame: body of %" PRIu32 " bytes, shorter than %" PRIu64, name,
+				     body_len, min);
+	if (limit == NULL && body_len > max)
+		return ballot_errorf(em, BALLOT_ECORRUPT, "%s frame: body of %" PRIu32 " bytes, longer than %" PRIu64, name,
+				     body_len, max);
 	if (body_len > max)
 		return ballot_errorf(em, BALLOT_ELIMIT, "%s frame: body of %" PRIu32 " bytes, at most %" PRIu64 " (%s)", name,
 				     body_len, max, limit);
@@ -723,13 +732,24 @@ int ballot_frame_peek(const void *data, size_t len, size_t *frame_bytes, ballot_
 static int decode_hello(reader *r, ballot_frame_hello *h, ballot_errmsg *em)
 {
 	/* The body length was checked against the header: these reads cannot fail. */
-	bool whole = read_u64(r, &h->cluster_id) && read_u64(r, &h->node_id) && read_u8(r, &h->version);
+	uint8_t address_len = 0;
+	bool whole = read_u64(r, &h->cluster_id) && read_u64(r, &h->node_id) && read_u8(r, &h->version) &&
+		     read_u8(r, &address_len);
 	BALLOT_ASSERT(whole);
 	if (h->node_id == 0)
 		return ballot_errorf(em, BALLOT_ECORRUPT, "hello frame: node id 0");
 	if (h->version != BALLOT_FRAME_VERSION)
 		return ballot_errorf(em, BALLOT_ECORRUPT, "hello frame: says version %u in a version %d frame", h->version,
 				     BALLOT_FRAME_VERSION);
+	const unsigned char *address = NULL;
+	if (address_len != r->left || !read_bytes(r, address_len, &address))
+		return ballot_errorf(em, BALLOT_ECORRUPT, "hello frame: client address of %u bytes in %zu left",
+				     address_len, r->left);
+	if (address_len > 0 && memchr(address, '\0', address_len) != NULL)
+		return ballot_errorf(em, BALLOT_ECORRUPT, "hello frame: a NUL byte in the client address");
+	if (address_len > 0)
+		memcpy(h->client_address, address, address_len);
+	h->client_address[address_len] = '\0';
 	return 0;
 }
 

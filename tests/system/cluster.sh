@@ -20,15 +20,17 @@ fail() { echo "FAIL: $*" >&2; failed=$((failed + 1)); }
 ok() { passed=$((passed + 1)); }
 
 cluster="1=127.0.0.1:$((base + 1)),2=127.0.0.1:$((base + 2)),3=127.0.0.1:$((base + 3))"
-start() { # start ID
+start() { # start ID: node 3 redirects clients to the leader, the others forward
+	local mode=forward
+	[[ $1 == 3 ]] && mode=redirect
 	"$BALLOTD" --id "$1" --cluster "$cluster" --listen "127.0.0.1:$((base + 10 + $1))" \
-		--data-dir "$tmp/n$1" 2>>"$tmp/n$1.log" &
+		--data-dir "$tmp/n$1" --follower $mode 2>>"$tmp/n$1.log" &
 	pids[$1]=$!
 }
 cli() { # cli ID ARGS...
 	local id=$1
 	shift
-	timeout 10 redis-cli -p $((base + 10 + id)) "$@"
+	timeout 10 redis-cli -c -p $((base + 10 + id)) "$@" # -c: follows node 3's redirects
 }
 leader() { # prints the id of the node that says it leads, or nothing
 	for id in 1 2 3; do
@@ -57,14 +59,34 @@ bad "given twice" --id 1 --cluster "1=127.0.0.1:7001,1=127.0.0.1:7002" --data-di
 bad "unknown option" --id 1 --frobnicate 3
 bad "give a directory" --id 1 --cluster "$cluster"
 bad "give a whole number" --id one --cluster "$cluster" --data-dir "$tmp/x"
+bad "give 'forward' or 'redirect'" --id 1 --cluster "$cluster" --data-dir "$tmp/x" --follower bounce
 "$BALLOTD" --help | grep -q -- "--data-dir" && ok || fail "--help"
 
 for id in 1 2 3; do start $id; done
 l=$(wait_leader) && ok || { fail "no leader within 10 s"; cat "$tmp"/n*.log >&2; exit 1; }
 
+# Admin commands reach the leader through any node: hand leadership to node 1 by asking
+# node 2 (which forwards it when it is a follower).
+[[ $(cli 2 BALLOT MEMBERS | wc -l) == 3 ]] && ok || fail "BALLOT MEMBERS: $(cli 2 BALLOT MEMBERS)"
+if [[ $l != 1 ]]; then
+	r=$(cli 2 BALLOT TRANSFER 1)
+	[[ $r == OK ]] && ok || fail "BALLOT TRANSFER 1 through node 2: $r"
+	for _ in $(seq 1 50); do [[ $(leader) == 1 ]] && break; sleep 0.1; done
+fi
+l=$(wait_leader)
+[[ $l == 1 ]] && ok || fail "leadership did not move to node 1 (leader: $l)"
+[[ $(cli 2 BALLOT REMOVE 99) == *"no such member"* ]] && ok || fail "BALLOT REMOVE of a stranger: $(cli 2 BALLOT REMOVE 99)"
+
+# Node 3 redirects: a plain client sees MOVED with the leader's client address; redis-cli -c
+# follows it.
+r=$(timeout 10 redis-cli -p $((base + 13)) SET moved here)
+[[ $r == "MOVED 0 127.0.0.1:$((base + 11))" ]] && ok || fail "redirect from node 3: '$r'"
+[[ $(timeout 10 redis-cli -c -p $((base + 13)) SET moved here) == OK ]] && ok || fail "redis-cli -c did not follow MOVED"
+[[ $(timeout 10 redis-cli -c -p $((base + 13)) GET moved) == here ]] && ok || fail "redis-cli -c GET through node 3"
+
 [[ $(cli 1 PING) == PONG ]] && ok || fail "PING"
 [[ $(cli 1 SET greeting hello) == OK ]] && ok || fail "SET through node 1"
-for id in 1 2 3; do
+for id in 1 2; do
 	[[ $(cli $id GET greeting) == hello ]] && ok || fail "GET through node $id"
 done
 [[ $(cli 2 INCR counter) == 1 ]] && ok || fail "INCR"

@@ -426,6 +426,29 @@ static void hello_round_trip_and_cluster_check(void **state)
 	f.hello.cluster_id = 0;
 	f.hello.node_id = UINT64_MAX;
 	round_trip(&f);
+	strcpy(f.hello.client_address, "127.0.0.1:6001");
+	ballot_buf out;
+	ballot_buf_init(&out, 0);
+	encode_ok(&f, &out);
+	assert_int_equal(out.len, HDR + BALLOT_FRAME_HELLO_BODY_BYTES + 14);
+	ballot_frame back;
+	size_t consumed = 0;
+	ballot_errmsg dem;
+	assert_int_equal(ballot_frame_decode(out.data, out.len, &back, &consumed, &dem), 0);
+	assert_string_equal(back.hello.client_address, "127.0.0.1:6001");
+	/* A length byte that disagrees with the body, and a NUL inside, are refused. */
+	out.data[HDR + 17] = 13;
+	reseal(&out);
+	decode_fails(out.data, out.len, BALLOT_ECORRUPT, "client address of 13 bytes");
+	out.data[HDR + 17] = 14;
+	out.data[HDR + 20] = '\0';
+	reseal(&out);
+	decode_fails(out.data, out.len, BALLOT_ECORRUPT, "NUL byte in the client address");
+	/* An address that fills the field has no room for its NUL: the encoder refuses it. */
+	memset(f.hello.client_address, 'x', sizeof f.hello.client_address);
+	ballot_buf_clear(&out);
+	assert_int_equal(ballot_frame_encode(&f, &out, &dem), BALLOT_ELIMIT);
+	ballot_buf_free(&out);
 
 	ballot_frame_hello h = {.cluster_id = 0xabc, .node_id = 3, .version = BALLOT_FRAME_VERSION};
 	ballot_errmsg em;
@@ -508,17 +531,17 @@ static void layout_matches_the_document(void **state)
 
 	ballot_frame hello = hello_frame(0x1122334455667788ull, 0x0a);
 	encode_ok(&hello, &out);
-	const unsigned char want_hello_body[17] = {0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0x0a, 0, 0, 0,
-						   0,    0,    0,    0,    BALLOT_FRAME_VERSION};
+	const unsigned char want_hello_body[18] = {0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0x0a, 0, 0, 0,
+						   0,    0,    0,    0,    BALLOT_FRAME_VERSION, 0};
 	const unsigned char *h = (const unsigned char *)out.data;
-	assert_int_equal(out.len, HDR + 17);
+	assert_int_equal(out.len, HDR + 18);
 	assert_memory_equal(h, "BLTP", 4);
 	assert_int_equal(h[4], 1);
 	assert_int_equal(h[5], BALLOT_FRAME_HELLO);
 	assert_int_equal(get_le(h + 6, 2), 0);
-	assert_int_equal(get_le(h + 8, 4), 17);
+	assert_int_equal(get_le(h + 8, 4), 18);
 	assert_int_equal(get_le(h + 12, 4), (uint32_t)XXH3_64bits(h, 12));
-	assert_memory_equal(h + HDR, want_hello_body, 17);
+	assert_memory_equal(h + HDR, want_hello_body, 18);
 	ballot_buf copy;
 	ballot_buf_init(&copy, 0);
 	ballot_buf_append(&copy, out.data, out.len);
@@ -857,10 +880,10 @@ static void header_fields_are_validated(void **state)
 	unsigned char zeros[200] = {0};
 	frame_of_body(&out, BALLOT_FRAME_RAFT, zeros, BALLOT_FRAME_MSG_FIXED_BYTES - 1);
 	decode_fails(out.data, out.len, BALLOT_ECORRUPT, "shorter than 126");
-	frame_of_body(&out, BALLOT_FRAME_HELLO, zeros, 16);
-	decode_fails(out.data, out.len, BALLOT_ECORRUPT, "not 17");
-	frame_of_body(&out, BALLOT_FRAME_HELLO, zeros, 18);
-	decode_fails(out.data, HDR, BALLOT_ECORRUPT, "not 17");
+	frame_of_body(&out, BALLOT_FRAME_HELLO, zeros, 17);
+	decode_fails(out.data, out.len, BALLOT_ECORRUPT, "shorter than 18");
+	frame_of_body(&out, BALLOT_FRAME_HELLO, zeros, 18 + BALLOT_ADDRESS_MAX);
+	decode_fails(out.data, HDR, BALLOT_ECORRUPT, "longer than 81");
 	frame_of_body(&out, BALLOT_FRAME_FORWARD_REQUEST, zeros, 7);
 	decode_fails(out.data, out.len, BALLOT_ECORRUPT, "shorter than 8");
 	frame_of_body(&out, BALLOT_FRAME_FORWARD_RESPONSE, zeros, 11);
@@ -999,7 +1022,7 @@ static void enumerations_are_validated(void **state)
 	/* HELLO: node id 0. Forward responses: error codes outside ballot_error. */
 	ballot_frame hello = hello_frame(1, 0);
 	encode_fails(&hello, BALLOT_EINVAL, "node id 0");
-	unsigned char hello_body[17] = {[16] = BALLOT_FRAME_VERSION};
+	unsigned char hello_body[18] = {[16] = BALLOT_FRAME_VERSION};
 	frame_of_body(&out, BALLOT_FRAME_HELLO, hello_body, sizeof hello_body);
 	decode_fails(out.data, out.len, BALLOT_ECORRUPT, "node id 0");
 	const int64_t bad_codes[] = {1, -BALLOT_ERROR_COUNT_, INT32_MIN, INT32_MAX};
