@@ -296,6 +296,10 @@ void ballot_raft_status_get(const ballot_raft *r, ballot_raft_status *s);
  * the request path. */
 ballot_role ballot_raft_role(const ballot_raft *r, uint64_t *leader);
 
+/* The configuration in force: the latest in the log, committed or not (borrowed, valid
+ * until the next call into the core). */
+const ballot_config *ballot_raft_config(const ballot_raft *r);
+
 /* The entry at index (borrowed, valid until the next call into the core), or NULL if it is
  * compacted or past the end. */
 const ballot_entry *ballot_raft_entry(const ballot_raft *r, uint64_t index);

@@ -34,6 +34,9 @@ static const char usage[] =
 	"  --follower MODE       what a follower does with a command for the leader: 'forward' it\n"
 	"                        and relay the answer (default), or 'redirect' the client with\n"
 	"                        -MOVED 0 LEADER-HOST:PORT (the form redis-cli -c follows)\n"
+	"  --join                a new member of a running cluster: start empty and wait for the\n"
+	"                        leader (send BALLOT ADD ID HOST:PORT to any node, then BALLOT\n"
+	"                        PROMOTE ID once it caught up); --cluster names at least this node\n"
 	"  --config FILE         read these keys from FILE, one 'key value' per line (# comments)\n"
 	"  -h, --help            this text\n"
 	"\n"
@@ -119,6 +122,10 @@ static void set_key(ballot_node_config *c, const char *key, const char *v)
 		c->clients_max = (unsigned)parse_number(key, v, 1, 1000000);
 	else if (strcmp(key, "follower") == 0 && (strcmp(v, "forward") == 0 || strcmp(v, "redirect") == 0))
 		c->redirect = strcmp(v, "redirect") == 0;
+	else if (strcmp(key, "join") == 0 && (strcmp(v, "yes") == 0 || strcmp(v, "no") == 0))
+		c->join = strcmp(v, "yes") == 0;
+	else if (strcmp(key, "join") == 0)
+		die_usage("join '%s': give 'yes' or 'no'", v);
 	else if (strcmp(key, "follower") == 0)
 		die_usage("--follower '%s': give 'forward' or 'redirect'", v);
 	else
@@ -175,7 +182,13 @@ int main(int argc, char **argv)
 			die_usage("unknown option '%s'", arg);
 		memcpy(key, arg + 2, len);
 		key[len] = '\0';
-		const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+		const char *v;
+		if (eq != NULL)
+			v = eq + 1;
+		else if (strcmp(key, "join") == 0)
+			v = "yes"; /* a switch on the command line; "join yes" in a config file */
+		else
+			v = i + 1 < argc ? argv[++i] : NULL;
 		if (v == NULL)
 			die_usage("--%s needs a value", key);
 		if (strcmp(key, "config") == 0)

@@ -144,6 +144,9 @@ void node_fatal(node *n, int code, const char *fmt, ...)
 
 const char *node_peer_address(const node *n, uint64_t id)
 {
+	const ballot_member *m = n->raft != NULL ? ballot_config_find(ballot_raft_config(n->raft), id) : NULL;
+	if (m != NULL && id != n->cfg.id)
+		return m->address;
 	for (unsigned i = 0; i < n->cfg.peer_count; i++) {
 		if (n->cfg.peers[i].id == id)
 			return n->cfg.peers[i].address;
@@ -486,6 +489,7 @@ static void finish_ready(node *n)
 	}
 	ballot_raft_advance(n->raft, rd);
 	n->persisting = false;
+	peer_sync_config(n);
 	maybe_snapshot(n);
 }
 
@@ -574,8 +578,10 @@ static void on_signal(uv_signal_t *s, int signum)
 static int open_state(node *n, ballot_errmsg *em)
 {
 	ballot_raft_storage st = {0};
-	ballot_config boot = {.count = n->cfg.peer_count};
-	for (unsigned i = 0; i < n->cfg.peer_count; i++) {
+	/* A founding member starts from --cluster; a joiner from nothing, until the leader that
+	 * added it sends a snapshot or the log. */
+	ballot_config boot = {.count = n->cfg.join ? 0 : n->cfg.peer_count};
+	for (unsigned i = 0; i < boot.count; i++) {
 		boot.members[i] = (ballot_member){.id = n->cfg.peers[i].id, .role = BALLOT_MEMBER_VOTER};
 		snprintf(boot.members[i].address, sizeof boot.members[i].address, "%s", n->cfg.peers[i].address);
 	}

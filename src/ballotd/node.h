@@ -32,6 +32,7 @@ typedef struct ballot_node_config {
 	uint64_t snapshot_entries;           /* take a snapshot every this many applied entries */
 	unsigned clients_max;
 	unsigned no_leader_wait_ms;          /* how long a request waits for a leader */
+	bool join;                           /* a new member: wait to be added, do not bootstrap */
 	bool redirect;                       /* followers answer -MOVED 0 leader instead of forwarding */
 } ballot_node_config;
 

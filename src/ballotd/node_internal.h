@@ -65,6 +65,7 @@ typedef struct peer_conn {
 	uv_connect_t connect_req;
 	uv_timer_t retry;
 	bool connected, connecting, handle_open;
+	bool retired;             /* no longer a member: not reconnected; its slot may be reused */
 	unsigned backoff_ms;
 	size_t queued_bytes;
 	uint64_t sent_frames, dropped_frames;
@@ -125,6 +126,7 @@ struct node {
 	uv_tcp_t peer_listener;
 	peer_conn peers[BALLOT_RAFT_MEMBERS_MAX];
 	unsigned peer_count;
+	ballot_config peer_config; /* the configuration the peers were last matched to */
 	peer_in *incoming;
 
 	/* clients */
@@ -178,6 +180,9 @@ void admin_submitted(node *n, origin *to, const ballot_rbuf *cmd);
 /* peer.c */
 int peer_start(node *n, ballot_errmsg *em);
 peer_conn *peer_find(node *n, uint64_t id);
+/* Matches the peer connections to the configuration in force: connects to new members,
+ * stops reconnecting to removed ones. Cheap when nothing changed; call after each ready. */
+void peer_sync_config(node *n);
 void peer_send_msg(node *n, ballot_msg *m);   /* takes ownership of m */
 void peer_send_forward(node *n, uint64_t to, bool response, uint64_t id, int32_t error, const void *data, size_t len);
 void peer_close_all(node *n);

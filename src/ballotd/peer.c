@@ -40,7 +40,7 @@ static void on_out_closed(uv_handle_t *h)
 	p->handle_open = false;
 	p->connected = false;
 	p->connecting = false;
-	if (p->n->stop_signal == 0 && p->n->fatal == 0)
+	if (p->n->stop_signal == 0 && p->n->fatal == 0 && !p->retired)
 		uv_timer_start(&p->retry, on_retry, p->backoff_ms, 0);
 	p->backoff_ms = p->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : p->backoff_ms * 2;
 }
@@ -119,7 +119,7 @@ static void on_connected(uv_connect_t *req, int status)
 
 static void connect_peer(peer_conn *p)
 {
-	if (p->handle_open || p->n->stop_signal != 0)
+	if (p->handle_open || p->n->stop_signal != 0 || p->retired)
 		return;
 	struct sockaddr_storage sa;
 	if (node_resolve(p->address, &sa) != 0)
@@ -312,29 +312,79 @@ static void on_peer_connection(uv_stream_t *server, int status)
 	uv_read_start((uv_stream_t *)&in->tcp, in_alloc, on_in_read);
 }
 
+/* Starts talking to a member: a new slot, or the slot of one that left (whose connection
+ * has closed). Returns false if every slot is taken. */
+static bool peer_add(node *n, uint64_t id, const char *address)
+{
+	peer_conn *p = peer_find(n, id);
+	for (unsigned i = 0; p == NULL && i < n->peer_count; i++) {
+		if (n->peers[i].retired && !n->peers[i].handle_open)
+			p = &n->peers[i];
+	}
+	if (p == NULL && n->peer_count == BALLOT_RAFT_MEMBERS_MAX)
+		return false;
+	if (p == NULL) {
+		p = &n->peers[n->peer_count++];
+		memset(p, 0, sizeof *p);
+		uv_timer_init(n->loop, &p->retry);
+		p->retry.data = p;
+	} else if (p->id != id) {
+		uv_timer_stop(&p->retry);
+		p->client_address[0] = '\0';
+	}
+	p->n = n;
+	p->id = id;
+	p->retired = false;
+	snprintf(p->address, sizeof p->address, "%s", address);
+	p->backoff_ms = BACKOFF_MIN_MS;
+	connect_peer(p);
+	return true;
+}
+
+void peer_sync_config(node *n)
+{
+	const ballot_config *c = ballot_raft_config(n->raft);
+	if (memcmp(c, &n->peer_config, sizeof *c) == 0)
+		return;
+	n->peer_config = *c;
+	/* A joiner knows no configuration until the leader's first snapshot or entries: it keeps
+	 * the peers of --cluster meanwhile, to answer the leader that is adding it. */
+	for (unsigned i = 0; i < n->peer_count && c->count > 0; i++) {
+		peer_conn *p = &n->peers[i];
+		if (!p->retired && ballot_config_find(c, p->id) == NULL) {
+			p->retired = true; /* removed: stop reconnecting */
+			uv_timer_stop(&p->retry);
+			drop_connection(p);
+		}
+	}
+	for (unsigned i = 0; i < c->count; i++) {
+		const ballot_member *m = &c->members[i];
+		if (m->id == n->cfg.id)
+			continue;
+		peer_conn *p = peer_find(n, m->id);
+		if (p != NULL && !p->retired && strcmp(p->address, m->address) == 0)
+			continue;
+		if (p != NULL && !p->retired) {
+			snprintf(p->address, sizeof p->address, "%s", m->address);
+			drop_connection(p); /* reconnects to the new address */
+		} else if (!peer_add(n, m->id, m->address)) {
+			fprintf(stderr, "ballotd: no room to connect to member %llu\n", (unsigned long long)m->id);
+		}
+	}
+}
+
 int peer_start(node *n, ballot_errmsg *em)
 {
-	struct sockaddr_storage sa;
 	int rc = node_listen(n, &n->peer_listener, node_peer_address(n, n->cfg.id), 128, on_peer_connection,
 			     "peers", em);
 	if (rc != 0)
 		return rc;
 	for (unsigned i = 0; i < n->cfg.peer_count; i++) {
-		if (n->cfg.peers[i].id == n->cfg.id)
-			continue;
-		if (node_resolve(n->cfg.peers[i].address, &sa) != 0)
-			return ballot_errorf(em, BALLOT_EINVAL, "peer address %s: give a numeric IP and port",
-					     n->cfg.peers[i].address);
-		peer_conn *p = &n->peers[n->peer_count++];
-		memset(p, 0, sizeof *p);
-		p->n = n;
-		p->id = n->cfg.peers[i].id;
-		memcpy(p->address, n->cfg.peers[i].address, sizeof p->address);
-		p->backoff_ms = BACKOFF_MIN_MS;
-		uv_timer_init(n->loop, &p->retry);
-		p->retry.data = p;
-		connect_peer(p);
+		const ballot_node_peer *p = &n->cfg.peers[i];
+		if (p->id != n->cfg.id && ballot_config_find(ballot_raft_config(n->raft), p->id) == NULL)
+			peer_add(n, p->id, p->address);
 	}
+	peer_sync_config(n);
 	return 0;
 }
 

@@ -1865,6 +1865,11 @@ ballot_role ballot_raft_role(const ballot_raft *r, uint64_t *leader)
 	return r->role;
 }
 
+const ballot_config *ballot_raft_config(const ballot_raft *r)
+{
+	return &r->config;
+}
+
 const ballot_entry *ballot_raft_entry(const ballot_raft *r, uint64_t index)
 {
 	return raft_log_get(&r->log, index);

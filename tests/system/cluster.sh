@@ -6,7 +6,7 @@ set -euo pipefail
 BALLOTD=${BALLOTD:?set BALLOTD to build/bin/ballotd}
 command -v redis-cli >/dev/null || { echo "redis-cli missing (apt-get install redis-tools)" >&2; exit 1; }
 tmp=$(mktemp -d)
-base=$((20000 + ($$ % 2000) * 10))
+base=$((20000 + ($$ % 1200) * 10)) # below the ephemeral ports (32768+)
 pids=()
 passed=0
 failed=0
