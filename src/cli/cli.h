@@ -21,6 +21,7 @@ int cli_reliability(int argc, char **argv);
 int cli_sim(int argc, char **argv);
 int cli_check(int argc, char **argv);
 int cli_wal(int argc, char **argv);
+int cli_cluster(int argc, char **argv);
 
 /* Prints "ballot: " and the message to stderr, with a newline. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

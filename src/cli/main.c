@@ -17,6 +17,7 @@ static const char usage[] =
 	"  sim           the deterministic simulator: a Raft cluster under faults, checked\n"
 	"  check         is a history of operations on a key-value map linearizable?\n"
 	"  wal           check or dump a node's data directory (log, hard state, snapshot)\n"
+	"  cluster up    run a local ballotd cluster in the foreground (redis-cli -p 6001)\n"
 	"  help          this text; `ballot COMMAND --help` for a command's flags\n"
 	"  version       print the version\n";
 
@@ -53,6 +54,8 @@ int main(int argc, char **argv)
 		return cli_check(argc - 1, argv + 1);
 	if (strcmp(cmd, "wal") == 0)
 		return cli_wal(argc - 1, argv + 1);
+	if (strcmp(cmd, "cluster") == 0)
+		return cli_cluster(argc - 1, argv + 1);
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		fputs(usage, stdout);
 		return CLI_EXIT_OK;
