@@ -132,8 +132,23 @@ static void flush(client_conn *c)
 
 void client_slot_done(node *n, client_conn *c)
 {
-	(void)n;
-	flush(c);
+	if (c->flush_scheduled)
+		return;
+	c->flush_scheduled = true;
+	c->refs++;
+	c->next_flush = n->flush_list;
+	n->flush_list = c;
+}
+
+void client_flush_all(node *n)
+{
+	while (n->flush_list != NULL) {
+		client_conn *c = n->flush_list;
+		n->flush_list = c->next_flush;
+		c->flush_scheduled = false;
+		flush(c);
+		client_release(c);
+	}
 }
 
 static reply_slot *new_slot(client_conn *c)

@@ -527,6 +527,13 @@ void node_process_ready(node *n)
 	}
 }
 
+static void on_flush(uv_prepare_t *h)
+{
+	node *n = h->data;
+	client_flush_all(n);
+	peer_flush_all(n);
+}
+
 static void on_tick(uv_timer_t *t)
 {
 	node *n = t->data;
@@ -622,6 +629,7 @@ static void shut_down(node *n)
 	pending_list *lists[] = {&n->proposals, &n->reads, &n->no_leader, &n->forwarded};
 	for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
 		pending_fail_all(n, lists[i], "ERR the node is shutting down");
+	client_flush_all(n);
 	client_close_all(n);
 	peer_close_all(n);
 	/* The sync in flight must finish before the store closes. */
@@ -656,6 +664,9 @@ int ballot_node_run(const ballot_node_config *cfg, ballot_errmsg *em)
 	if (rc == 0) {
 		uv_timer_init(n->loop, &n->tick);
 		n->tick.data = n;
+		uv_prepare_init(n->loop, &n->flush);
+		n->flush.data = n;
+		uv_prepare_start(&n->flush, on_flush);
 		uv_timer_start(&n->tick, on_tick, cfg->tick_ms, cfg->tick_ms);
 		uv_signal_init(n->loop, &n->sigint);
 		uv_signal_init(n->loop, &n->sigterm);

@@ -67,7 +67,8 @@ typedef struct peer_conn {
 	bool connected, connecting, handle_open;
 	bool retired;             /* no longer a member: not reconnected; its slot may be reused */
 	unsigned backoff_ms;
-	size_t queued_bytes;
+	ballot_buf out;           /* frames of this turn of the loop, written at its end */
+	size_t queued_bytes;      /* written but not yet taken by the kernel */
 	uint64_t sent_frames, dropped_frames;
 } peer_conn;
 
@@ -96,13 +97,16 @@ struct client_conn {
 	size_t out_pending;       /* reply bytes being written */
 	char name[64];
 	bool close_after_reply;
+	bool flush_scheduled;     /* on the node's flush list (holding a reference) */
 	client_conn *next_conn, *prev_conn;
+	client_conn *next_flush;
 };
 
 struct node {
 	ballot_node_config cfg;
 	uv_loop_t *loop;
 	uv_timer_t tick;
+	uv_prepare_t flush;       /* writes the turn's output before the loop waits */
 	uv_signal_t sigint, sigterm;
 	int stop_signal;
 	int fatal;
@@ -132,6 +136,7 @@ struct node {
 	/* clients */
 	uv_tcp_t client_listener;
 	client_conn *clients;
+	client_conn *flush_list;  /* connections with replies to write at the end of the turn */
 	unsigned client_count;
 	uint64_t next_client_id;
 
@@ -183,6 +188,9 @@ peer_conn *peer_find(node *n, uint64_t id);
 /* Matches the peer connections to the configuration in force: connects to new members,
  * stops reconnecting to removed ones. Cheap when nothing changed; call after each ready. */
 void peer_sync_config(node *n);
+/* Writes what each peer's connection queued this turn, one write per peer; runs just
+ * before the loop waits (a prepare handle), so a turn's frames leave together. */
+void peer_flush_all(node *n);
 void peer_send_msg(node *n, ballot_msg *m);   /* takes ownership of m */
 void peer_send_forward(node *n, uint64_t to, bool response, uint64_t id, int32_t error, const void *data, size_t len);
 void peer_close_all(node *n);
@@ -190,6 +198,8 @@ void peer_close_all(node *n);
 /* client.c */
 int client_start(node *n, ballot_errmsg *em);
 void client_slot_done(node *n, client_conn *c);
+/* Writes the replies that became ready this turn, one write per connection. */
+void client_flush_all(node *n);
 void client_release(client_conn *c);
 void client_close_all(node *n);
 

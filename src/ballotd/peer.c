@@ -18,11 +18,11 @@
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 1000
 
+/* One write of every frame queued for a peer in a turn of the loop; owns the bytes. */
 typedef struct write_req {
 	uv_write_t req;
 	peer_conn *p;
-	size_t len;
-	char data[];
+	ballot_buf data;
 } write_req;
 
 /* ---- outgoing ----------------------------------------------------------------------- */
@@ -40,6 +40,7 @@ static void on_out_closed(uv_handle_t *h)
 	p->handle_open = false;
 	p->connected = false;
 	p->connecting = false;
+	ballot_buf_clear(&p->out); /* frames for the connection that closed */
 	if (p->n->stop_signal == 0 && p->n->fatal == 0 && !p->retired)
 		uv_timer_start(&p->retry, on_retry, p->backoff_ms, 0);
 	p->backoff_ms = p->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : p->backoff_ms * 2;
@@ -55,49 +56,60 @@ static void on_written(uv_write_t *req, int status)
 {
 	write_req *w = (write_req *)req;
 	peer_conn *p = w->p;
-	BALLOT_ASSERT(p->queued_bytes >= w->len);
-	p->queued_bytes -= w->len;
+	BALLOT_ASSERT(p->queued_bytes >= w->data.len);
+	p->queued_bytes -= w->data.len;
+	ballot_buf_free(&w->data);
 	free(w);
 	if (status != 0)
 		drop_connection(p);
 }
 
-/* Queues one encoded frame on the peer's connection (or drops it). */
-static void write_frame(peer_conn *p, const ballot_buf *frame)
+/* Adds one frame to what the peer's connection sends at the end of this turn of the loop
+ * (or drops it: not connected, or past the queue's bound). */
+static void send_frame(peer_conn *p, const ballot_frame *f)
 {
-	if (!p->connected || p->queued_bytes + frame->len > BALLOT_PEER_QUEUE_BYTES_MAX) {
+	ballot_errmsg em;
+	if (!p->connected || p->queued_bytes >= BALLOT_PEER_QUEUE_BYTES_MAX) {
 		p->dropped_frames++;
 		return;
 	}
-	write_req *w = malloc(sizeof *w + frame->len);
-	if (w == NULL) {
+	/* The encoder appends whole or not at all, within the buffer's limit: the bound. */
+	p->out.limit = BALLOT_PEER_QUEUE_BYTES_MAX - p->queued_bytes;
+	if (ballot_frame_encode(f, &p->out, &em) != 0) {
 		p->dropped_frames++;
 		return;
 	}
-	w->p = p;
-	w->len = frame->len;
-	memcpy(w->data, frame->data, frame->len);
-	uv_buf_t buf = uv_buf_init(w->data, (unsigned)frame->len);
-	if (uv_write(&w->req, (uv_stream_t *)&p->tcp, &buf, 1, on_written) != 0) {
-		free(w);
-		p->dropped_frames++;
-		drop_connection(p);
-		return;
-	}
-	p->queued_bytes += frame->len;
 	p->sent_frames++;
 }
 
-static void send_frame(peer_conn *p, const ballot_frame *f)
+/* Writes what the turn queued for one peer, in one write. */
+static void flush_peer(peer_conn *p)
 {
-	ballot_buf b;
-	ballot_buf_init(&b, 0);
-	ballot_errmsg em;
-	if (ballot_frame_encode(f, &b, &em) == 0)
-		write_frame(p, &b);
-	else
-		p->dropped_frames++;
-	ballot_buf_free(&b);
+	if (p->out.len == 0)
+		return;
+	write_req *w = malloc(sizeof *w);
+	if (w == NULL || !p->connected) {
+		free(w);
+		ballot_buf_clear(&p->out);
+		return;
+	}
+	w->p = p;
+	w->data = p->out;
+	ballot_buf_init(&p->out, 0);
+	uv_buf_t buf = uv_buf_init(w->data.data, (unsigned)w->data.len);
+	if (uv_write(&w->req, (uv_stream_t *)&p->tcp, &buf, 1, on_written) != 0) {
+		ballot_buf_free(&w->data);
+		free(w);
+		drop_connection(p);
+		return;
+	}
+	p->queued_bytes += w->data.len;
+}
+
+void peer_flush_all(node *n)
+{
+	for (unsigned i = 0; i < n->peer_count; i++)
+		flush_peer(&n->peers[i]);
 }
 
 static void on_connected(uv_connect_t *req, int status)
@@ -326,6 +338,7 @@ static bool peer_add(node *n, uint64_t id, const char *address)
 	if (p == NULL) {
 		p = &n->peers[n->peer_count++];
 		memset(p, 0, sizeof *p);
+		ballot_buf_init(&p->out, 0);
 		uv_timer_init(n->loop, &p->retry);
 		p->retry.data = p;
 	} else if (p->id != id) {
@@ -394,6 +407,7 @@ void peer_close_all(node *n)
 		peer_conn *p = &n->peers[i];
 		uv_timer_stop(&p->retry);
 		drop_connection(p);
+		ballot_buf_free(&p->out);
 	}
 	for (peer_in *in = n->incoming; in != NULL; in = in->next)
 		close_in(in);

@@ -137,6 +137,9 @@ struct ballot_raft {
 	uint64_t applied;            /* the last index handed out to apply, then advanced */
 	ballot_hard_state prev_hs;   /* the last hard state handed out */
 	bool ready_outstanding;
+	/* A leader has new entries to send: the appends leave at the next ready_take, one per
+	 * follower for every proposal made since (batching), not one per proposal. */
+	bool append_pending;
 	uint64_t dropped;
 };
 
@@ -1253,7 +1256,7 @@ static int propose_entry(ballot_raft *r, uint8_t type, ballot_rbuf *data, uint64
 		*index = e.index;
 	if (term != NULL)
 		*term = e.term;
-	broadcast_append(r);
+	r->append_pending = true;
 	return 0;
 }
 
@@ -1587,6 +1590,9 @@ static ballot_entry *copy_entries(ballot_raft *r, uint64_t from, uint64_t to, si
 void ballot_raft_ready_take(ballot_raft *r, ballot_raft_ready *rd)
 {
 	BALLOT_ASSERT(!r->ready_outstanding);
+	if (r->append_pending && r->role == BALLOT_ROLE_LEADER)
+		broadcast_append(r);
+	r->append_pending = false;
 	memset(rd, 0, sizeof *rd);
 	r->ready_outstanding = true;
 	rd->hard_state = hard_state(r);
