@@ -296,6 +296,15 @@ void ballot_raft_status_get(const ballot_raft *r, ballot_raft_status *s);
  * the request path. */
 ballot_role ballot_raft_role(const ballot_raft *r, uint64_t *leader);
 
+/* Hands over the messages that may leave at once (appends, snapshot chunks, pre-votes,
+ * timeout-now), even while a ready is outstanding, so a leader replicates new proposals
+ * while its own write of the previous batch is syncing (thesis §10.2.1): its own entries
+ * count toward commitment only once a ready that holds them is advanced. Returns the
+ * count; *out is the array (the caller sends the messages, then frees each with
+ * ballot_msg_free and the array with free), NULL if none. Messages that must wait for a
+ * persist (votes, acknowledgements) stay for the next ready. */
+size_t ballot_raft_take_messages(ballot_raft *r, ballot_msg ***out);
+
 /* The configuration in force: the latest in the log, committed or not (borrowed, valid
  * until the next call into the core). */
 const ballot_config *ballot_raft_config(const ballot_raft *r);

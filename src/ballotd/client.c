@@ -658,8 +658,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		ballot_buf_free(&out);
 	}
 	ballot_buf_consume(&c->in, at);
-	flush(c);
-	node_process_ready(c->n);
+	flush(c); /* replies given at once; the cluster's come at the end of the turn */
 	if (!c->closing && c->out_pending > BALLOT_CLIENT_OUTPUT_BYTES_MAX) {
 		uv_read_stop(s); /* it does not read its replies: stop reading its requests */
 		c->reading_paused = true;

@@ -507,11 +507,10 @@ static void persist_done(uv_work_t *req, int status)
 		node_fatal(n, BALLOT_EIO, "could not persist the log: %s", n->persist_rc ? n->persist_em.text : uv_strerror(status));
 		return;
 	}
-	finish_ready(n);
-	node_process_ready(n);
+	finish_ready(n); /* the next ready is taken at the end of this turn (on_flush) */
 }
 
-void node_process_ready(node *n)
+static void process_ready(node *n)
 {
 	while (n->fatal == 0 && !n->persisting && ballot_raft_has_ready(n->raft)) {
 		ballot_raft_ready *rd = &n->rd;
@@ -527,9 +526,19 @@ void node_process_ready(node *n)
 	}
 }
 
+/* The end of a turn of the loop, before it waits: drive the core with everything this turn
+ * brought (one ready for all of it: group commit), send what may leave while a sync runs,
+ * then write the turn's output, one write per connection. */
 static void on_flush(uv_prepare_t *h)
 {
 	node *n = h->data;
+	process_ready(n);
+	if (n->persisting && n->fatal == 0) {
+		ballot_msg **msgs = NULL;
+		size_t count = ballot_raft_take_messages(n->raft, &msgs);
+		send_messages(n, msgs, count);
+		free(msgs);
+	}
 	client_flush_all(n);
 	peer_flush_all(n);
 }
@@ -539,7 +548,6 @@ static void on_tick(uv_timer_t *t)
 	node *n = t->data;
 	ballot_raft_tick(n->raft);
 	retry_waiting(n);
-	node_process_ready(n);
 }
 
 /* ---- INFO replication ---------------------------------------------------------------- */

@@ -162,7 +162,6 @@ int node_resolve(const char *address, struct sockaddr_storage *sa);
 /* Binds and listens on address, or says why not ("cannot listen for clients on ..."). */
 int node_listen(node *n, uv_tcp_t *tcp, const char *address, int backlog, uv_connection_cb cb, const char *what,
 		ballot_errmsg *em);
-void node_process_ready(node *n);
 void node_fatal(node *n, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Submits a request to the cluster (leader: propose or ReadIndex; follower: forward;
  * no leader: wait). cmd is a kv-encoded command or batch; the reference is the caller's. */

@@ -251,12 +251,10 @@ static bool handle_frame(node *n, peer_in *in, ballot_frame *f)
 	case BALLOT_FRAME_RAFT:
 		if (f->msg->from != in->from)
 			return false; /* a node speaks only for itself */
-		ballot_raft_step(n->raft, f->msg);
-		node_process_ready(n);
+		ballot_raft_step(n->raft, f->msg); /* the ready is taken at the end of the turn */
 		return true;
 	case BALLOT_FRAME_FORWARD_REQUEST:
 		handle_forward_request(n, in, &f->forward);
-		node_process_ready(n);
 		return true;
 	case BALLOT_FRAME_FORWARD_RESPONSE:
 		node_forward_answered(n, f->forward.request_id, f->forward.error,

@@ -1871,6 +1871,19 @@ ballot_role ballot_raft_role(const ballot_raft *r, uint64_t *leader)
 	return r->role;
 }
 
+size_t ballot_raft_take_messages(ballot_raft *r, ballot_msg ***out)
+{
+	if (r->append_pending && r->role == BALLOT_ROLE_LEADER)
+		broadcast_append(r);
+	r->append_pending = false;
+	size_t count = r->msgs.count;
+	*out = count > 0 ? (ballot_msg **)r->msgs.items : NULL;
+	if (count == 0)
+		free(r->msgs.items);
+	r->msgs = (ptr_vec){0};
+	return count;
+}
+
 const ballot_config *ballot_raft_config(const ballot_raft *r)
 {
 	return &r->config;

@@ -385,8 +385,22 @@ static void finish_ready(sim_world *w, sim_node *n)
 	maybe_snapshot(w, n);
 }
 
+/* While a ready is syncing, what may leave at once still leaves (a leader's appends of
+ * new proposals), as ballotd does. */
+static void send_early(sim_world *w, sim_node *n)
+{
+	if (!n->alive || !n->persisting || w->stop)
+		return;
+	ballot_msg **msgs = NULL;
+	size_t count = ballot_raft_take_messages(n->raft, &msgs);
+	for (size_t i = 0; i < count; i++)
+		net_send(w, msgs[i]);
+	free(msgs);
+}
+
 static void process_ready(sim_world *w, sim_node *n)
 {
+	send_early(w, n);
 	while (n->alive && !n->persisting && !w->stop && ballot_raft_has_ready(n->raft)) {
 		ballot_raft_ready *rd = &n->rd;
 		ballot_raft_ready_take(n->raft, rd);
