@@ -674,6 +674,79 @@ static void leader_counts_itself_only_after_advance(void **state)
 	ballot_raft_free(r);
 }
 
+/* ballot_raft_take_messages: while a ready is outstanding (its entries syncing), a leader's
+ * new proposals leave at once, one append per follower for all of them; its own entries
+ * still count only after the advance; acknowledgements never leave early. */
+static void leader_sends_new_appends_while_a_ready_syncs(void **state)
+{
+	(void)state;
+	ballot_raft *r = lone_node(1, 3, false);
+	for (int i = 0; i < 2 * 10 && !ballot_raft_has_ready(r); i++)
+		ballot_raft_tick(r);
+	ballot_raft_ready rd;
+	ballot_raft_ready_take(r, &rd);
+	ballot_raft_advance(r, &rd);
+	ballot_msg grant = {.type = BALLOT_MSG_VOTE_RESP, .from = 2, .to = 1, .term = 1, .success = true};
+	ballot_raft_step(r, &grant);
+	assert_int_equal(ballot_raft_role(r, NULL), BALLOT_ROLE_LEADER);
+	ballot_raft_ready_take(r, &rd); /* the no-op: now "syncing" */
+	assert_int_equal(rd.entry_count, 1);
+	for (uint64_t id = 2; id <= 3; id++) { /* both followers take the probe: replicating */
+		ballot_msg ok = {.type = BALLOT_MSG_APPEND_RESP, .from = id, .to = 1, .term = 1, .success = true,
+				 .match_index = 1};
+		ballot_raft_step(r, &ok);
+	}
+	ballot_msg **msgs = NULL;
+	for (size_t i = 0, n = ballot_raft_take_messages(r, &msgs); i < n; i++)
+		ballot_msg_free(msgs[i]);
+	free(msgs);
+
+	ballot_rbuf *x = ballot_rbuf_new("x", 1);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(ballot_raft_propose(r, BALLOT_ENTRY_NORMAL, x, NULL, NULL), 0);
+	ballot_rbuf_unref(x);
+	size_t count = ballot_raft_take_messages(r, &msgs);
+	assert_int_equal(count, 2); /* one append per follower, not one per proposal */
+	for (size_t i = 0; i < count; i++) {
+		assert_int_equal(msgs[i]->type, BALLOT_MSG_APPEND);
+		assert_int_equal(msgs[i]->entry_count, 3);
+		assert_int_equal(msgs[i]->entries[0].index, 2);
+		ballot_msg_free(msgs[i]);
+	}
+	free(msgs);
+	assert_int_equal(ballot_raft_take_messages(r, &msgs), 0);
+	assert_null(msgs);
+
+	/* One follower acknowledges everything: with the leader's own writes not yet durable,
+	 * that is one of three, not a majority. */
+	ballot_msg ack = {.type = BALLOT_MSG_APPEND_RESP, .from = 2, .to = 1, .term = 1, .success = true,
+			  .match_index = 4};
+	ballot_raft_step(r, &ack);
+	ballot_raft_status s;
+	ballot_raft_status_get(r, &s);
+	assert_int_equal(s.commit, 1);
+	ballot_raft_advance(r, &rd); /* the no-op is durable; entries 2-4 are not */
+	ballot_raft_status_get(r, &s);
+	assert_int_equal(s.commit, 1);
+	ballot_raft_ready_take(r, &rd); /* entries 2-4, to persist */
+	assert_int_equal(rd.entry_count, 3);
+	ballot_raft_advance(r, &rd);
+	ballot_raft_status_get(r, &s);
+	assert_int_equal(s.commit, 4);
+
+	/* A follower's acknowledgement waits for its own persist, whatever the driver asks. */
+	ballot_raft *f = lone_node(2, 3, false);
+	ballot_entry e = {.term = 1, .index = 1, .type = BALLOT_ENTRY_NOOP};
+	ballot_msg app = {.type = BALLOT_MSG_APPEND, .from = 1, .to = 2, .term = 1, .entry_count = 1, .entries = &e};
+	ballot_raft_step(f, &app);
+	assert_int_equal(ballot_raft_take_messages(f, &msgs), 0);
+	ballot_raft_ready_take(f, &rd);
+	assert_int_equal(count_type(rd.messages_after_persist, rd.message_after_persist_count, BALLOT_MSG_APPEND_RESP), 1);
+	ballot_raft_advance(f, &rd);
+	ballot_raft_free(f);
+	ballot_raft_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -694,6 +767,7 @@ int main(void)
 		cmocka_unit_test(proposal_of_other_entry_types_or_oversized_payload_refused),
 		cmocka_unit_test(persist_before_speak_votes_and_acks_wait_for_the_disk),
 		cmocka_unit_test(leader_counts_itself_only_after_advance),
+		cmocka_unit_test(leader_sends_new_appends_while_a_ready_syncs),
 	};
 	return cmocka_run_group_tests(tests, NULL, rh_free_leftovers);
 }
