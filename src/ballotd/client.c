@@ -17,6 +17,7 @@
 
 #define READ_CHUNK (64 * 1024)
 #define ARGS_ON_STACK 64
+#define FLUSH_IOV_MAX 64 /* slots handed to one writev; the rest go in the queued write */
 
 typedef struct out_req {
 	uv_write_t req;
@@ -88,43 +89,73 @@ static void on_reply_written(uv_write_t *req, int status)
 	client_release(c);
 }
 
-/* Writes every filled slot at the head of the queue, in order, in one write. */
-static void flush(client_conn *c)
+/* Drops `bytes` written from the filled slots at the head of the queue: the slots wholly
+ * written (and empty ones) go, a partly written one keeps its rest. */
+static void pop_written(client_conn *c, size_t bytes)
 {
-	if (c->closing)
-		return;
-	size_t len = 0;
-	for (reply_slot *s = c->head; s != NULL && s->done; s = s->next)
-		len += s->data.len;
-	if (len == 0 && (c->head == NULL || !c->head->done))
-		return;
-	out_req *w = malloc(sizeof *w + len);
-	if (w == NULL) {
-		close_conn(c);
-		return;
-	}
-	size_t at = 0;
 	while (c->head != NULL && c->head->done) {
 		reply_slot *s = c->head;
-		memcpy(w->data + at, s->data.data, s->data.len);
-		at += s->data.len;
+		if (s->data.len > bytes) {
+			ballot_buf_consume(&s->data, bytes);
+			return;
+		}
+		bytes -= s->data.len;
 		c->head = s->next;
 		ballot_buf_free(&s->data);
 		free(s);
 	}
 	if (c->head == NULL)
 		c->tail = NULL;
-	w->c = c;
-	w->len = len;
-	c->refs++;
-	c->out_pending += len;
-	uv_buf_t buf = uv_buf_init(w->data, (unsigned)len);
-	if (len == 0 || uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_reply_written) != 0) {
-		c->out_pending -= len;
-		free(w);
-		client_release(c);
-		if (len != 0)
+}
+
+/* Writes every filled slot at the head of the queue, in order: straight to the socket when
+ * nothing is queued before them (the common case: no request, no copy), and what the
+ * socket does not take at once as one queued write. */
+static void flush(client_conn *c)
+{
+	if (c->closing)
+		return;
+	if (c->out_pending == 0) {
+		uv_buf_t bufs[FLUSH_IOV_MAX];
+		unsigned count = 0;
+		for (reply_slot *s = c->head; s != NULL && s->done && count < FLUSH_IOV_MAX; s = s->next) {
+			if (s->data.len > 0)
+				bufs[count++] = uv_buf_init(s->data.data, (unsigned)s->data.len);
+		}
+		int written = count > 0 ? uv_try_write((uv_stream_t *)&c->tcp, bufs, count) : 0;
+		if (written < 0 && written != UV_EAGAIN) {
 			close_conn(c);
+			return;
+		}
+		pop_written(c, written > 0 ? (size_t)written : 0);
+	}
+	size_t len = 0;
+	for (reply_slot *s = c->head; s != NULL && s->done; s = s->next)
+		len += s->data.len;
+	if (len > 0) {
+		out_req *w = malloc(sizeof *w + len);
+		if (w == NULL) {
+			close_conn(c);
+			return;
+		}
+		size_t at = 0;
+		for (reply_slot *s = c->head; s != NULL && s->done; s = s->next) {
+			memcpy(w->data + at, s->data.data, s->data.len);
+			at += s->data.len;
+		}
+		pop_written(c, len);
+		w->c = c;
+		w->len = len;
+		c->refs++;
+		c->out_pending += len;
+		uv_buf_t buf = uv_buf_init(w->data, (unsigned)len);
+		if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_reply_written) != 0) {
+			c->out_pending -= len;
+			free(w);
+			client_release(c);
+			close_conn(c);
+			return;
+		}
 	}
 	if (c->close_after_reply && c->head == NULL)
 		close_conn(c);

@@ -87,6 +87,20 @@ static void flush_peer(peer_conn *p)
 {
 	if (p->out.len == 0)
 		return;
+	if (p->connected && p->queued_bytes == 0) {
+		/* Straight to the socket when nothing is queued before it. */
+		uv_buf_t buf = uv_buf_init(p->out.data, (unsigned)p->out.len);
+		int written = uv_try_write((uv_stream_t *)&p->tcp, &buf, 1);
+		if (written < 0 && written != UV_EAGAIN) {
+			ballot_buf_clear(&p->out);
+			drop_connection(p);
+			return;
+		}
+		if (written > 0)
+			ballot_buf_consume(&p->out, (size_t)written);
+		if (p->out.len == 0)
+			return;
+	}
 	write_req *w = malloc(sizeof *w);
 	if (w == NULL || !p->connected) {
 		free(w);
