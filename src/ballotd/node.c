@@ -189,6 +189,21 @@ void node_reply_error(node *n, origin *to, const char *fmt, ...)
 
 /* ---- pending work ------------------------------------------------------------------- */
 
+/* Writes whose outcome this node cannot know get an error that says so (the first word is
+ * the error code, as Redis's are): a client must read before it retries them. */
+#define UNCERTAIN_LOST_LEADERSHIP                                                                  \
+	"UNCERTAIN leadership was lost before the write committed; it may or may not have been "  \
+	"applied: read before retrying"
+#define UNCERTAIN_FORWARDED                                                                        \
+	"UNCERTAIN the leader did not answer in time; the write may or may not have been applied: " \
+	"read before retrying"
+#define UNCERTAIN_SHUTDOWN                                                                         \
+	"UNCERTAIN the node is shutting down; the write may or may not have been applied: read "   \
+	"before retrying"
+/* A former leader waits this long beyond a request's wait for a leader to learn the fate of
+ * its uncommitted writes. */
+#define UNCERTAIN_WAIT_EXTRA_MS 3000
+
 static void pending_push(node *n, pending_list *l, const pending *p)
 {
 	if (ballot_array_reserve(&l->items, &l->cap, l->count, sizeof *l->items, 64) != 0) {
@@ -332,9 +347,22 @@ static void retry_waiting(node *n)
 		i++;
 	}
 	for (size_t i = 0; i < n->forwarded.count;) {
-		if (now >= n->forwarded.items[i].deadline_ms) {
-			node_reply_error(n, &n->forwarded.items[i].to, "TRYAGAIN the leader did not answer in time");
+		pending *p = &n->forwarded.items[i];
+		if (now >= p->deadline_ms) {
+			if (p->kind == REQ_READ)
+				node_reply_error(n, &p->to, "TRYAGAIN the leader did not answer the read in time");
+			else
+				node_reply_error(n, &p->to, "%s", UNCERTAIN_FORWARDED);
 			pending_remove(&n->forwarded, i);
+			continue;
+		}
+		i++;
+	}
+	for (size_t i = 0; i < n->proposals.count;) {
+		pending *p = &n->proposals.items[i];
+		if (p->deadline_ms != 0 && now >= p->deadline_ms) {
+			node_reply_error(n, &p->to, "%s", UNCERTAIN_LOST_LEADERSHIP);
+			pending_remove(&n->proposals, i);
 			continue;
 		}
 		i++;
@@ -366,12 +394,28 @@ static void answer_proposals(node *n, const ballot_entry *e, const ballot_buf *r
 			i++;
 			continue;
 		}
-		/* The proposal took effect iff the entry applied at its index has its term. */
+		/* The proposal took effect iff the entry applied at its index has its term; another
+		 * entry there means it never will (Log Matching): retrying is safe. */
 		if (p->index == e->index && p->term == e->term && reply != NULL)
 			node_reply(n, &p->to, reply->data, reply->len);
+		else if (p->index == e->index && p->term == e->term)
+			node_reply_error(n, &p->to, "ERR the write committed but gave no reply");
 		else
-			node_reply_error(n, &p->to, "TRYAGAIN leadership changed before the write committed");
+			node_reply_error(n, &p->to, "TRYAGAIN leadership changed and the write was not committed; retry it");
 		pending_remove(&n->proposals, i);
+	}
+}
+
+/* A leader that steps down cannot tell whether its uncommitted writes will commit: the next
+ * leader may hold them. Each waits until its index is applied here (answer_proposals then
+ * tells which way it went) or, past a bound, is answered as uncertain: never "retry" for
+ * a write that may have applied. */
+static void lost_leadership(node *n)
+{
+	uint64_t deadline = node_now_ms() + n->cfg.no_leader_wait_ms + UNCERTAIN_WAIT_EXTRA_MS;
+	for (size_t i = 0; i < n->proposals.count; i++) {
+		if (n->proposals.items[i].deadline_ms == 0)
+			n->proposals.items[i].deadline_ms = deadline;
 	}
 }
 
@@ -484,8 +528,8 @@ static void finish_ready(node *n)
 	send_messages(n, rd->messages_after_persist, rd->message_after_persist_count);
 	apply_ready(n, rd);
 	if (ballot_raft_role(n->raft, NULL) != BALLOT_ROLE_LEADER) {
-		pending_fail_all(n, &n->proposals, "TRYAGAIN leadership changed before the write committed");
 		pending_fail_all(n, &n->reads, "TRYAGAIN leadership changed before the read was confirmed");
+		lost_leadership(n);
 	}
 	ballot_raft_advance(n->raft, rd);
 	n->persisting = false;
@@ -635,6 +679,12 @@ static void close_walk(uv_handle_t *h, void *arg)
 static void shut_down(node *n)
 {
 	pending_list *lists[] = {&n->proposals, &n->reads, &n->no_leader, &n->forwarded};
+	/* Proposed or forwarded writes may still commit through the others. */
+	for (size_t i = 0; i < n->forwarded.count; i++) {
+		if (n->forwarded.items[i].kind != REQ_READ)
+			node_reply_error(n, &n->forwarded.items[i].to, "%s", UNCERTAIN_SHUTDOWN);
+	}
+	pending_fail_all(n, &n->proposals, UNCERTAIN_SHUTDOWN);
 	for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
 		pending_fail_all(n, lists[i], "ERR the node is shutting down");
 	client_flush_all(n);
