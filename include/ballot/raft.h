@@ -296,6 +296,10 @@ void ballot_raft_status_get(const ballot_raft *r, ballot_raft_status *s);
  * the request path. */
 ballot_role ballot_raft_role(const ballot_raft *r, uint64_t *leader);
 
+/* The configuration as of a log index still held (after the log's start, at most the last
+ * index): what a snapshot taken there must record. 0, or BALLOT_EINVAL. */
+int ballot_raft_config_at(const ballot_raft *r, uint64_t index, ballot_config *out);
+
 /* Hands over the messages that may leave at once (appends, snapshot chunks, pre-votes,
  * timeout-now), even while a ready is outstanding, so a leader replicates new proposals
  * while its own write of the previous batch is syncing (thesis §10.2.1): its own entries

@@ -12,13 +12,19 @@
 
 typedef struct ballot_rbuf {
 	uint32_t refs;
+	uint8_t external_;     /* private: the bytes are the caller's (ballot_rbuf_wrap) */
 	size_t len;
-	unsigned char data[];
+	unsigned char *data;   /* len bytes, right after this header unless wrapped */
 } ballot_rbuf;
 
 /* A new buffer of len bytes with one reference, contents copied from data (if not NULL).
  * Returns NULL if out of memory. */
 ballot_rbuf *ballot_rbuf_new(const void *data, size_t len);
+
+/* A buffer over len bytes the caller already holds (a mapped file, say), with one
+ * reference; the last unref calls release(ctx). The bytes must stay unchanged until then.
+ * Returns NULL if out of memory (release is then not called). */
+ballot_rbuf *ballot_rbuf_wrap(const void *data, size_t len, void (*release)(void *ctx), void *ctx);
 
 /* Takes one more reference; returns b. NULL is allowed and returned as is. */
 ballot_rbuf *ballot_rbuf_ref(ballot_rbuf *b);

@@ -77,6 +77,10 @@ typedef struct ballot_storage_recovery {
 	ballot_rbuf *snap_data_;
 } ballot_storage_recovery;
 
+/* Releases just the snapshot's bytes (state.snap_data becomes NULL), for a driver that
+ * holds them another way (ballot_storage_snapshot_location). */
+void ballot_storage_recovery_release_snapshot(ballot_storage_recovery *rec);
+
 /* Releases the entries and snapshot data recovery returned (their references). */
 void ballot_storage_recovery_free(ballot_storage_recovery *rec);
 
@@ -151,6 +155,14 @@ typedef struct ballot_storage_status {
 } ballot_storage_status;
 
 void ballot_storage_status_get(const ballot_storage *s, ballot_storage_status *st);
+
+/* Where the saved snapshot's state-machine bytes lie, for a caller that maps them rather
+ * than keep a copy in memory: the file's path (under the data dir), the bytes' offset in
+ * it and their length. The file is immutable until the next snapshot replaces it (a mapping
+ * of it stays valid after it is removed). BALLOT_EINVAL if there is no snapshot or it is
+ * empty; BALLOT_ELIMIT if path does not fit in cap. */
+int ballot_storage_snapshot_location(const ballot_storage *s, char *path, size_t cap, uint64_t *offset,
+				     uint64_t *len);
 
 /* ---- inspection (ballot wal check, ballot wal dump) -------------------------------- */
 

@@ -60,7 +60,7 @@ int admin_run(node *n, size_t argc, const ballot_resp_arg *argv, ballot_buf *out
 		return 0;
 	}
 	if (argc == 2 && is(&argv[1], "SNAPSHOT")) {
-		n->last_snapshot = 0; /* take one at the next ready */
+		n->snapshot_requested = true; /* taken at the end of this turn */
 		ballot_resp_simple(out, "OK");
 		return 0;
 	}

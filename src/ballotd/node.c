@@ -488,10 +488,57 @@ static void apply_ready(node *n, ballot_raft_ready *rd)
 	answer_reads(n);
 }
 
+static void snapshot_work(uv_work_t *req)
+{
+	node *n = req->data;
+	n->snap.rc = node_store_snapshot(n->store, n->snap.index, n->snap.term, &n->snap.config, n->snap.data,
+					 &n->snap.em);
+}
+
+/* The snapshot is durable: the core compacts over it, holding the saved file's bytes
+ * (mapped: paged in only to send them to a follower) instead of the serialized copy. */
+static void snapshot_done(uv_work_t *req, int status)
+{
+	node *n = req->data;
+	n->persisting = false;
+	ballot_rbuf *data = n->snap.data;
+	n->snap.data = NULL;
+	if (status != 0 || n->snap.rc != 0) {
+		node_fatal(n, BALLOT_EIO, "could not save a snapshot: %s", n->snap.rc ? n->snap.em.text : uv_strerror(status));
+		ballot_rbuf_unref(data);
+		return;
+	}
+	ballot_rbuf *mapped = node_store_map_snapshot(n->store);
+	if (mapped != NULL && mapped->len == data->len) {
+		ballot_rbuf_unref(data);
+		data = mapped;
+	} else {
+		ballot_rbuf_unref(mapped);
+	}
+	if (ballot_raft_compact(n->raft, n->snap.index, data) == 0) {
+		ballot_raft_status st;
+		ballot_raft_status_get(n->raft, &st);
+		ballot_errmsg em;
+		if (node_store_compact(n->store, st.first_index, &em) != 0)
+			node_fatal(n, BALLOT_EIO, "could not compact the log: %s", em.text);
+	}
+	n->last_snapshot = n->snap.index;
+	ballot_rbuf_unref(data);
+}
+
+/* Every snapshot_entries applied entries, a snapshot: the state is serialized here, on the
+ * loop (it must be one moment of the state), then written and synced on the thread pool
+ * like a ready (the next ready waits; heartbeats and reads go on). */
 static void maybe_snapshot(node *n)
 {
-	if (n->cfg.snapshot_entries == 0 || n->applied < n->last_snapshot + n->cfg.snapshot_entries)
+	bool due = n->snapshot_requested ||
+		   (n->cfg.snapshot_entries != 0 && n->applied >= n->last_snapshot + n->cfg.snapshot_entries);
+	if (n->persisting || n->fatal != 0 || !due || n->applied <= n->last_snapshot)
 		return;
+	n->snapshot_requested = false;
+	uint64_t index = n->applied;
+	if (ballot_raft_config_at(n->raft, index, &n->snap.config) != 0)
+		return; /* the index is in the core's snapshot already */
 	ballot_buf data;
 	ballot_buf_init(&data, 0);
 	ballot_rbuf *snap = NULL;
@@ -499,17 +546,13 @@ static void maybe_snapshot(node *n)
 		snap = ballot_rbuf_new(data.data, data.len);
 	ballot_buf_free(&data);
 	if (snap == NULL)
-		return; /* try again later */
-	uint64_t index = n->applied;
-	if (ballot_raft_compact(n->raft, index, snap) == 0) {
-		ballot_raft_status st;
-		ballot_raft_status_get(n->raft, &st);
-		ballot_errmsg em;
-		if (node_store_snapshot(n->store, st.snap_index, st.snap_term, &st.snap_config, snap, st.first_index, &em) != 0)
-			node_fatal(n, BALLOT_EIO, "could not save a snapshot: %s", em.text);
-		n->last_snapshot = index;
-	}
-	ballot_rbuf_unref(snap);
+		return; /* out of memory: try again at the next ready */
+	n->snap.index = index;
+	n->snap.term = ballot_raft_term_at(n->raft, index);
+	n->snap.data = snap;
+	n->persisting = true;
+	n->snap.req.data = n;
+	uv_queue_work(n->loop, &n->snap.req, snapshot_work, snapshot_done);
 }
 
 /* ---- the ready cycle ---------------------------------------------------------------- */
@@ -577,6 +620,7 @@ static void on_flush(uv_prepare_t *h)
 {
 	node *n = h->data;
 	process_ready(n);
+	maybe_snapshot(n);
 	if (n->persisting && n->fatal == 0) {
 		ballot_msg **msgs = NULL;
 		size_t count = ballot_raft_take_messages(n->raft, &msgs);

@@ -118,6 +118,17 @@ struct node {
 	node_store *store;
 	uint64_t applied;
 	uint64_t last_snapshot;
+	bool snapshot_requested;  /* BALLOT SNAPSHOT: take one as soon as possible */
+
+	/* a snapshot being saved on the thread pool (persisting is set meanwhile) */
+	struct {
+		uint64_t index, term;
+		ballot_config config;
+		ballot_rbuf *data;
+		uv_work_t req;
+		int rc;
+		ballot_errmsg em;
+	} snap;
 
 	/* persisting a ready on the thread pool */
 	bool persisting;

@@ -1,8 +1,12 @@
 /* The node's durable store over ballot/storage.h on the real file system (see
  * ballotd/node_store.h). */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ballot/storage.h"
 #include "ballotd/node_store.h"
@@ -11,7 +15,47 @@ struct node_store {
 	ballot_storage *storage;
 	ballot_hard_state saved; /* the hard state on disk */
 	ballot_storage_recovery rec; /* keeps the recovered entries alive for the core */
+	ballot_rbuf *mapped;         /* the recovered snapshot's bytes, mapped */
 };
+
+typedef struct mapping {
+	void *base;
+	size_t len;
+} mapping;
+
+static void unmap(void *ctx)
+{
+	mapping *m = ctx;
+	munmap(m->base, m->len);
+	free(m);
+}
+
+ballot_rbuf *node_store_map_snapshot(node_store *s)
+{
+	char path[BALLOT_STORAGE_PATH_MAX + 64];
+	uint64_t offset, len;
+	if (ballot_storage_snapshot_location(s->storage, path, sizeof path, &offset, &len) != 0)
+		return NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	struct stat sb;
+	mapping *m = malloc(sizeof *m);
+	void *base = MAP_FAILED;
+	if (m != NULL && fstat(fd, &sb) == 0 && (uint64_t)sb.st_size >= offset + len)
+		base = mmap(NULL, (size_t)(offset + len), PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (base == MAP_FAILED) {
+		free(m);
+		return NULL;
+	}
+	m->base = base;
+	m->len = (size_t)(offset + len);
+	ballot_rbuf *b = ballot_rbuf_wrap((unsigned char *)base + offset, (size_t)len, unmap, m);
+	if (b == NULL)
+		unmap(m);
+	return b;
+}
 
 int node_store_open(const char *dir, node_store **out, ballot_raft_storage *st, ballot_buf *warnings,
 		    ballot_errmsg *em)
@@ -33,6 +77,13 @@ int node_store_open(const char *dir, node_store **out, ballot_raft_storage *st, 
 	s->saved = st->hard_state;
 	if (!s->rec.has_snapshot)
 		st->snap_config = boot; /* a new node starts from the configured members */
+	/* Keep the snapshot as a mapping of its file, not a copy: the store was checked whole
+	 * by recovery, and the file does not change while it is the newest. */
+	s->mapped = st->snap_data != NULL ? node_store_map_snapshot(s) : NULL;
+	if (s->mapped != NULL && s->mapped->len == st->snap_data->len) {
+		ballot_storage_recovery_release_snapshot(&s->rec);
+		st->snap_data = s->mapped;
+	}
 	*out = s;
 	return 0;
 }
@@ -66,12 +117,14 @@ int node_store_persist(node_store *s, const ballot_raft_ready *rd, ballot_errmsg
 }
 
 int node_store_snapshot(node_store *s, uint64_t index, uint64_t term, const ballot_config *config,
-			const ballot_rbuf *data, uint64_t log_start, ballot_errmsg *em)
+			const ballot_rbuf *data, ballot_errmsg *em)
 {
-	int rc = ballot_storage_save_snapshot(s->storage, index, term, config, data, em);
-	if (rc == 0 && log_start > 1)
-		rc = ballot_storage_compact(s->storage, log_start - 1, em);
-	return rc;
+	return ballot_storage_save_snapshot(s->storage, index, term, config, data, em);
+}
+
+int node_store_compact(node_store *s, uint64_t log_start, ballot_errmsg *em)
+{
+	return log_start > 1 ? ballot_storage_compact(s->storage, log_start - 1, em) : 0;
 }
 
 void node_store_close(node_store *s)
@@ -80,5 +133,6 @@ void node_store_close(node_store *s)
 		return;
 	ballot_storage_close(s->storage);
 	ballot_storage_recovery_free(&s->rec);
+	ballot_rbuf_unref(s->mapped);
 	free(s);
 }

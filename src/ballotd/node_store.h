@@ -3,8 +3,8 @@
  *
  * node_store_persist runs on a worker thread while the loop goes on; it touches nothing
  * but the store and the ready it is given (whose payloads are immutable). Only one call
- * into a store runs at a time: the node never persists two readies at once, and takes
- * snapshots only between persists. */
+ * into a store runs at a time: the node never persists two readies at once, and saves a
+ * snapshot (also on a worker thread) only between persists. */
 #ifndef BALLOT_NODE_STORE_H
 #define BALLOT_NODE_STORE_H
 
@@ -16,15 +16,19 @@ typedef struct node_store node_store;
 /* Opens (creating if new) the data dir and recovers it into *st: for a new dir, hard state
  * zero, no snapshot, no entries, and st->snap_config left as the caller set it (the
  * bootstrap members). Entries and snapshot data in *st belong to the store until
- * node_store_close. Warnings (a torn last record truncated) are appended to warnings. */
+ * node_store_close; the snapshot's bytes are mapped from its file when they can be. Warnings (a torn last record truncated) are appended to warnings. */
 int node_store_open(const char *dir, node_store **out, ballot_raft_storage *st, ballot_buf *warnings,
 		    ballot_errmsg *em);
 /* Makes a ready durable: snapshot, hard state, entries (truncating from the first), sync. */
 int node_store_persist(node_store *s, const ballot_raft_ready *rd, ballot_errmsg *em);
-/* Saves a snapshot of the state machine at (index, term, config) and drops stored entries
- * before log_start. */
+/* Saves a snapshot of the state machine at (index, term, config), durable on return. */
 int node_store_snapshot(node_store *s, uint64_t index, uint64_t term, const ballot_config *config,
-			const ballot_rbuf *data, uint64_t log_start, ballot_errmsg *em);
+			const ballot_rbuf *data, ballot_errmsg *em);
+/* Drops stored entries before log_start (whole segments; they are in a saved snapshot). */
+int node_store_compact(node_store *s, uint64_t log_start, ballot_errmsg *em);
+/* The saved snapshot's state-machine bytes, mapped from its file (read-only, paged in on
+ * use) rather than copied into memory; NULL if there is none or it cannot be mapped. */
+ballot_rbuf *node_store_map_snapshot(node_store *s);
 void node_store_close(node_store *s);
 
 #endif

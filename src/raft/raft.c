@@ -1686,6 +1686,14 @@ static ballot_config config_at(const ballot_raft *r, uint64_t index)
 	return c;
 }
 
+int ballot_raft_config_at(const ballot_raft *r, uint64_t index, ballot_config *out)
+{
+	if (index <= r->log.snap_index || index > raft_log_last(&r->log))
+		return BALLOT_EINVAL;
+	*out = config_at(r, index);
+	return 0;
+}
+
 int ballot_raft_compact(ballot_raft *r, uint64_t index, ballot_rbuf *data)
 {
 	uint64_t latest = r->snapshot != NULL ? r->snapshot->index : r->log.snap_index;

@@ -8,6 +8,7 @@
  * durable lets recovery tell lost unsynced writes from damage (segment.c). Older segments
  * are sealed (fdatasynced) before the next one is created, so only the last segment ever
  * holds unsynced bytes. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,7 @@ struct ballot_storage {
 	hs_slot hs;
 	bool has_snapshot;
 	uint64_t snap_index, snap_term;
+	uint64_t snap_data_offset, snap_data_bytes; /* where the machine's bytes lie in its file */
 	storage_segment *segs;
 	size_t seg_count, seg_cap;
 	ballot_file *cur; /* the last segment, open for writing (NULL: not open, or no segment) */
@@ -38,6 +40,13 @@ void ballot_storage_options_default(ballot_storage_options *o)
 {
 	memset(o, 0, sizeof *o);
 	o->segment_bytes = BALLOT_WAL_SEGMENT_BYTES_DEFAULT;
+}
+
+void ballot_storage_recovery_release_snapshot(ballot_storage_recovery *rec)
+{
+	ballot_rbuf_unref(rec->snap_data_);
+	rec->snap_data_ = NULL;
+	rec->state.snap_data = NULL;
 }
 
 void ballot_storage_recovery_free(ballot_storage_recovery *rec)
@@ -308,12 +317,34 @@ static int open_hard_state(ballot_storage *s, storage_walk *w, storage_notes *no
 	return ballot_fs_datasync(s->fs, s->hs_file, em);
 }
 
+static void note_snapshot_layout(ballot_storage *s, const snap_meta *m)
+{
+	unsigned char config[BALLOT_CONFIG_ENCODED_MAX];
+	s->snap_data_offset = SNAP_HEADER_BYTES + ballot_config_encode(&m->config, config);
+	s->snap_data_bytes = m->data_bytes;
+}
+
+int ballot_storage_snapshot_location(const ballot_storage *s, char *path, size_t cap, uint64_t *offset, uint64_t *len)
+{
+	if (!s->has_snapshot || s->snap_data_bytes == 0)
+		return BALLOT_EINVAL;
+	char name[64];
+	storage_name(name, sizeof name, s->snap_index, SNAP_SUFFIX);
+	if ((size_t)snprintf(path, cap, "%s/%s", s->dir, name) >= cap)
+		return BALLOT_ELIMIT;
+	*offset = s->snap_data_offset;
+	*len = s->snap_data_bytes;
+	return 0;
+}
+
 /* Moves the walk's results into the storage and the recovery. */
 static int take_walk(ballot_storage *s, storage_walk *w, ballot_storage_recovery *rec, ballot_errmsg *em)
 {
 	s->has_snapshot = w->has_snapshot;
 	s->snap_index = w->has_snapshot ? w->snap.index : 0;
 	s->snap_term = w->has_snapshot ? w->snap.term : 0;
+	if (w->has_snapshot)
+		note_snapshot_layout(s, &w->snap);
 	if (segs_reserve(s, w->seg_count) != 0)
 		return ballot_errorf(em, BALLOT_ENOMEM, "open: out of memory");
 	if (w->seg_count > 0)
@@ -776,6 +807,7 @@ static int write_snapshot(ballot_storage *s, uint64_t index, uint64_t term, cons
 	s->has_snapshot = true;
 	s->snap_index = index;
 	s->snap_term = term;
+	note_snapshot_layout(s, &meta);
 	if (had && old != index) {
 		/* Need not be durable: recovery uses the newest snapshot and removes the rest. */
 		char name[64];

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "ballot/error.h"
+#include "ballot/rbuf.h"
 #include "ballot/rng.h"
 #include "common/buf.h"
 #include "common/json.h"
@@ -120,10 +121,38 @@ static void format_double_is_shortest_round_trip(void **state)
 	assert_string_equal(t, "0.30000000000000004");
 }
 
+static void release_count(void *ctx)
+{
+	(*(int *)ctx)++;
+}
+
+/* An rbuf over the caller's bytes: no copy, and release runs once, at the last unref. */
+static void rbuf_wrap_releases_at_the_last_unref(void **state)
+{
+	(void)state;
+	static const char text[] = "mapped bytes";
+	int released = 0;
+	ballot_rbuf *b = ballot_rbuf_wrap(text, sizeof text - 1, release_count, &released);
+	assert_non_null(b);
+	assert_ptr_equal(b->data, text);
+	assert_int_equal(b->len, sizeof text - 1);
+	ballot_rbuf_ref(b);
+	ballot_rbuf_unref(b);
+	assert_int_equal(released, 0);
+	ballot_rbuf_unref(b);
+	assert_int_equal(released, 1);
+	/* A buffer of its own copies, and its bytes follow its header. */
+	ballot_rbuf *c = ballot_rbuf_new(text, 4);
+	assert_memory_equal(c->data, "mapp", 4);
+	assert_ptr_equal(c->data, (unsigned char *)(c + 1));
+	ballot_rbuf_unref(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(errorf_formats_detail_and_returns_code),
+		cmocka_unit_test(rbuf_wrap_releases_at_the_last_unref),
 		cmocka_unit_test(strerror_names_every_code),
 		cmocka_unit_test(rng_same_seed_same_stream),
 		cmocka_unit_test(rng_below_and_double_stay_in_range),
