@@ -16,7 +16,9 @@
 #   3. one-way partitions between the leader and a follower, and a partial one: a leader
 #      keeps working, no acknowledged write is lost, terms do not churn;
 #   4. a node alone for 15 s: pre-vote keeps its term (and so the cluster's) from rising;
-#      healed, it rejoins within a bound that does not grow with the partition's length.
+#      healed, it rejoins within a bound that does not grow with the partition's length;
+#   5. a leader deaf to both followers: a write it answers with a retry-inviting error must
+#      not have applied.
 # At the end every node, made leader in turn, holds the same data.
 #
 # Needs root, iproute2 and nftables (scripts/deps.sh --test); skips (exit 77) when it cannot
@@ -423,6 +425,36 @@ term1=$(field "$l2" term)
 say "4. healed: node $f rejoined (applied up to the leader's commit) after $rejoin_ms ms; cluster term $term0 -> $term1, leader $l -> $l2"
 ((rejoin_ms <= 5000)) && ok || fail "4. node $f took $rejoin_ms ms to rejoin after a $alone_s s partition healed (bound 5000)"
 ((term1 - term0 <= 1)) && ok || fail "4. the cluster's term rose from $term0 to $term1 because of isolated node $f"
+
+# ---- 5. a leader deaf to both followers: a write it refuses must not apply ------------------
+
+# The followers still receive the leader's appends and store its entry; the leader hears
+# none of their answers, so check-quorum makes it step down without learning that the entry
+# committed, and a new leader (which has the entry) commits it. A reply of TRYAGAIN or
+# CLUSTERDOWN tells a client to retry, which is only safe if the write did not apply; an
+# outcome the node cannot know needs a reply that says so.
+l=$(wait_leader 30) || die "5: no converged leader"
+before=$(cli "$l" GET deaf:counter) || true
+before=${before:-0}
+for o in $(followers_of "$l"); do drop_from "$l" "$o"; done
+t=$(now_ms)
+out=$(cli_within 15 "$l" INCR deaf:counter 2>&1) || true
+say "5. leader $l deaf to both followers: INCR answered '${out:-<no reply>}' after $(($(now_ms) - t)) ms"
+heal
+l2=$(wait_leader 30) || die "5. no convergence within 30 s of healing"
+after=$(cli "$l2" GET deaf:counter) || true
+after=${after:-0}
+say "5. healed: counter $before -> $after"
+if [[ $out =~ ^[0-9]+$ ]]; then
+	[[ $after == "$out" ]] && ok || fail "5. INCR acknowledged $out, counter is $after"
+elif [[ $after == "$before" ]]; then
+	ok
+elif [[ $out == TRYAGAIN* || $out == CLUSTERDOWN* ]]; then
+	fail "5. the INCR was refused with '$out', which invites a retry, but it applied (counter $before -> $after)"
+else
+	ok
+fi
+acked[deaf:counter]=$after
 
 # ---- every node holds the same data ---------------------------------------------------------
 
