@@ -286,13 +286,16 @@ transfer_to() { # transfer_to ID: makes node ID the leader (bounded)
 	return 1
 }
 check_acked_on() { # check_acked_on ID: every acknowledged write, read from ID as leader
-	local key got bad=0
+	local keys=("${!acked[@]}") got i bad=0
 	transfer_to "$1" || { fail "could not make node $1 the leader"; return; }
-	for key in "${!acked[@]}"; do
-		got=$(cli "$1" GET "$key" 2>&1) || true
-		[[ $got == "${acked[$key]}" ]] || { fail "node $1: $key is '$got', acknowledged '${acked[$key]}'"; bad=1; }
+	# One MGET: a value per line (acknowledged values hold no newline), empty if missing.
+	mapfile -t got < <(cli "$1" MGET "${keys[@]}" 2>&1 || true)
+	for i in "${!keys[@]}"; do
+		[[ ${got[i]-} == "${acked[${keys[i]}]}" ]] && continue
+		fail "node $1: ${keys[i]} is '${got[i]-}', acknowledged '${acked[${keys[i]}]}'"
+		bad=1
 	done
-	((bad == 0)) && ok
+	if ((bad == 0)); then ok; fi
 }
 check_acked_on "$old"
 say "1. old leader $old holds all ${#acked[@]} acknowledged writes"
@@ -468,7 +471,8 @@ for id in 1 2 3; do
 	check_acked_on "$id"
 	dbsize=$(cli "$id" DBSIZE)
 	# Every key and its value, as node $id (now the leader) has them.
-	digest=$(cli "$id" KEYS '*' | sort | while read -r k; do printf '%s=%s\n' "$k" "$(cli "$id" GET "$k")"; done | md5sum | cut -c1-12)
+	mapfile -t all_keys < <(cli "$id" KEYS '*' | sort)
+	digest=$(paste -d= <(printf '%s\n' "${all_keys[@]}") <(cli "$id" MGET "${all_keys[@]}") | md5sum | cut -c1-12)
 	digests+=("$digest")
 	say "end: node $id as leader: DBSIZE $dbsize, data digest $digest"
 done
