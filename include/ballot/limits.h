@@ -238,6 +238,15 @@ _Static_assert(BALLOT_SESSIONS_DEFAULT <= BALLOT_SESSIONS_MAX, "default session 
 #define BALLOT_CLIENT_OUTPUT_BYTES_MAX (64u * 1024 * 1024)
 #define BALLOT_PEER_FORWARD_BYTES_MAX (BALLOT_KV_REPLY_MAX_BYTES + 64u * 1024)
 
+/* ballotd: how long a connection to a peer may take to open, and how long bytes sent on it
+ * may stay unacknowledged, before it is dropped and made again. A partition closes no TCP
+ * connection: left alone, TCP backs its retransmissions and SYNs off exponentially, and after
+ * a partition of T seconds heals the peer stays unheard for up to about T seconds more
+ * (tests/system/partition.sh measured 11.5 s after 15 s). Both are far above a round trip
+ * and bound how long a healed partition goes unnoticed. */
+#define BALLOT_PEER_CONNECT_TIMEOUT_MS 2000u
+#define BALLOT_PEER_UNACKED_TIMEOUT_MS 3000u
+
 /* Bytes of one frame, header included: what a peer connection may have to buffer. RAFT
  * frames are held to BALLOT_RAFT_MSG_BYTES_MAX, forward frames to their payload limit. */
 #define BALLOT_PEER_FRAME_BYTES_MAX (BALLOT_PEER_FORWARD_BYTES_MAX + 64u * 1024)

@@ -4,8 +4,12 @@
  * writes frames) and receives on the connections peers make to it. A peer that is down is
  * retried with backoff; messages for it meanwhile are dropped, as a network would, and a
  * peer that does not drain its connection gets its messages dropped past
- * BALLOT_PEER_QUEUE_BYTES_MAX: Raft retransmits what matters. A bad frame closes the
- * connection it came on; the node keeps serving everyone else. */
+ * BALLOT_PEER_QUEUE_BYTES_MAX: Raft retransmits what matters. A connection that a partition
+ * cut is noticed (BALLOT_PEER_CONNECT_TIMEOUT_MS, BALLOT_PEER_UNACKED_TIMEOUT_MS) and made
+ * again, so a healed partition is not left to TCP's backed-off retransmissions. A bad frame
+ * closes the connection it came on; the node keeps serving everyone else. */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,10 +130,26 @@ void peer_flush_all(node *n)
 		flush_peer(&n->peers[i]);
 }
 
+/* Bounds how long sent bytes may go unacknowledged: then the kernel fails the connection
+ * (ETIMEDOUT at the next write) and it is made again. Best effort: without the option a cut
+ * connection still recovers, only later. */
+static void limit_unacked(peer_conn *p)
+{
+#ifdef TCP_USER_TIMEOUT
+	uv_os_fd_t fd;
+	unsigned int ms = BALLOT_PEER_UNACKED_TIMEOUT_MS;
+	if (uv_fileno((uv_handle_t *)&p->tcp, &fd) == 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
+#else
+	(void)p;
+#endif
+}
+
 static void on_connected(uv_connect_t *req, int status)
 {
 	peer_conn *p = req->data;
 	p->connecting = false;
+	uv_timer_stop(&p->retry); /* the connect timeout */
 	if (status != 0) {
 		drop_connection(p);
 		return;
@@ -137,10 +157,19 @@ static void on_connected(uv_connect_t *req, int status)
 	p->connected = true;
 	p->backoff_ms = BACKOFF_MIN_MS;
 	uv_tcp_nodelay(&p->tcp, 1);
+	limit_unacked(p);
 	ballot_frame hello = {.type = BALLOT_FRAME_HELLO,
 			      .hello = {.cluster_id = p->n->cfg.cluster_id, .node_id = p->n->cfg.id}};
 	snprintf(hello.hello.client_address, sizeof hello.hello.client_address, "%s", p->n->cfg.listen);
 	send_frame(p, &hello);
+}
+
+/* A SYN that a partition dropped is retried by TCP ever more slowly: give up and start over. */
+static void on_connect_timeout(uv_timer_t *t)
+{
+	peer_conn *p = t->data;
+	if (p->connecting)
+		drop_connection(p);
 }
 
 static void connect_peer(peer_conn *p)
@@ -155,8 +184,11 @@ static void connect_peer(peer_conn *p)
 	p->handle_open = true;
 	p->connecting = true;
 	p->connect_req.data = p;
-	if (uv_tcp_connect(&p->connect_req, &p->tcp, (struct sockaddr *)&sa, on_connected) != 0)
+	if (uv_tcp_connect(&p->connect_req, &p->tcp, (struct sockaddr *)&sa, on_connected) != 0) {
 		drop_connection(p);
+		return;
+	}
+	uv_timer_start(&p->retry, on_connect_timeout, BALLOT_PEER_CONNECT_TIMEOUT_MS, 0);
 }
 
 peer_conn *peer_find(node *n, uint64_t id)
@@ -259,6 +291,12 @@ static bool handle_frame(node *n, peer_in *in, ballot_frame *f)
 		peer_conn *p = peer_find(n, in->from);
 		if (p != NULL)
 			memcpy(p->client_address, f->hello.client_address, sizeof p->client_address);
+		/* A peer keeps one connection to us: one it made before (cut by a partition,
+		 * given up on its side) will carry nothing more. */
+		for (peer_in *old = n->incoming; old != NULL; old = old->next) {
+			if (old != in && old->from == in->from)
+				close_in(old);
+		}
 		return true;
 	}
 	switch (f->type) {
