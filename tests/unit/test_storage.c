@@ -1209,6 +1209,86 @@ static void fs_sim_process_crash_keeps_the_page_cache_until_power_loss(void **st
 	ballot_fs_sim_free(sim);
 }
 
+/* Which bit of (file, byte) differs between two images of a file; -1 if none, -2 if more. */
+static int differing_bit(const unsigned char *a, const unsigned char *b, size_t len, size_t *byte)
+{
+	int found = -1;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char x = a[i] ^ b[i];
+		if (x == 0)
+			continue;
+		if (found != -1 || (x & (x - 1)) != 0)
+			return -2;
+		found = __builtin_ctz(x);
+		*byte = i;
+	}
+	return found;
+}
+
+/* Flips land on one bit of one file of the directory (never elsewhere), spread over its
+ * files, its data, its last bytes of data and its zeros; the same seed flips the same bits. */
+static void fs_sim_flip_in_dir_flips_one_bit_of_one_file(void **state)
+{
+	(void)state;
+	static const char *const names[] = {"/d/a", "/d/b", "/d/sub/c", "/other"};
+	unsigned char image[4][2048] = {{0}};
+	memset(image[0], 0xA5, 1000); /* data, then 1048 bytes of zeros */
+	memset(image[1], 0x3C, 300);
+	memset(image[2], 0x77, 2048);
+	memset(image[3], 0x77, 2048);
+	ballot_fs_sim *sim, *twin;
+	assert_int_equal(ballot_fs_sim_new(&sim, 9), 0);
+	assert_int_equal(ballot_fs_sim_new(&twin, 9), 0);
+	ballot_errmsg em;
+	bool created;
+	for (int k = 0; k < 2; k++) {
+		ballot_fs_sim *s = k ? twin : sim;
+		assert_int_equal(ballot_fs_mkdir(ballot_fs_sim_fs(s), "/d", &created, &em), 0);
+		assert_int_equal(ballot_fs_mkdir(ballot_fs_sim_fs(s), "/d/sub", &created, &em), 0);
+		assert_int_equal(ballot_fs_mkdir(ballot_fs_sim_fs(s), "/empty", &created, &em), 0);
+		for (int i = 0; i < 4; i++)
+			assert_int_equal(ballot_fs_sim_write_file(s, names[i], image[i], sizeof image[i], &em), 0);
+	}
+	unsigned hits[2] = {0}, in_tail = 0, in_zeros = 0;
+	for (int trial = 0; trial < 400; trial++) {
+		char path[64], twin_path[64];
+		uint64_t bit, twin_bit;
+		assert_int_equal(ballot_fs_sim_flip_in_dir(sim, "/d", path, sizeof path, &bit, &em), 0);
+		assert_int_equal(ballot_fs_sim_flip_in_dir(twin, "/d", twin_path, sizeof twin_path, &twin_bit, &em), 0);
+		assert_string_equal(path, twin_path);
+		assert_int_equal(bit, twin_bit);
+		int changed = -1;
+		for (int i = 0; i < 4; i++) {
+			unsigned char now[2048 + 1]; /* read_all ends it with a NUL */
+			assert_int_equal(read_all(sim, names[i], (char *)now, sizeof now), 2048);
+			size_t byte = 0;
+			int b = differing_bit(image[i], now, 2048, &byte);
+			if (b == -1)
+				continue;
+			assert_int_equal(changed, -1); /* one file only */
+			assert_true(i < 2);            /* directly in /d */
+			assert_string_equal(path, names[i]);
+			assert_int_equal(bit, byte * 8 + (uint64_t)b);
+			changed = i;
+			size_t data = i == 0 ? 1000 : 300;
+			in_tail += byte < data && byte >= data - BALLOT_FS_SIM_FLIP_TAIL_BYTES;
+			in_zeros += byte >= data;
+		}
+		assert_true(changed >= 0);
+		hits[changed]++;
+		assert_int_equal(ballot_fs_sim_flip_bit(sim, path, bit, &em), 0); /* undo */
+		assert_int_equal(ballot_fs_sim_flip_bit(twin, path, bit, &em), 0);
+	}
+	assert_true(hits[0] > 120 && hits[1] > 120);
+	/* Aimed at the last 256 bytes of data a quarter of the time (and by chance otherwise);
+	 * at the zeros only when aimed anywhere (a quarter of the time, times their share). */
+	assert_true(in_tail > 100);
+	assert_true(in_zeros > 20 && in_zeros < 100);
+	assert_int_equal(ballot_fs_sim_flip_in_dir(sim, "/empty", NULL, 0, NULL, &em), BALLOT_EINVAL);
+	ballot_fs_sim_free(sim);
+	ballot_fs_sim_free(twin);
+}
+
 /* ---- the real disk ------------------------------------------------------------------------------ */
 
 static void remove_tree(const char *dir)
@@ -1324,6 +1404,7 @@ int main(void)
 		cmocka_unit_test(fs_sim_power_loss_keeps_only_what_was_synced),
 		cmocka_unit_test(fs_sim_tear_keeps_a_prefix_of_the_last_write),
 		cmocka_unit_test(fs_sim_process_crash_keeps_the_page_cache_until_power_loss),
+		cmocka_unit_test(fs_sim_flip_in_dir_flips_one_bit_of_one_file),
 		cmocka_unit_test(storage_round_trip_on_the_real_disk),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
