@@ -660,7 +660,7 @@ static void storage_torn_last_record_cut_with_warning(void **state)
 {
 	(void)state;
 	/* keep: bytes of record 11 that reached the disk (a header cut short, then a payload). */
-	const size_t keeps[] = {1, 10, 31, 32, 100, 140, 147};
+	const size_t keeps[] = {1, 10, 31, 32, 100, 140, 147, 151}; /* 151: all but the end mark's last byte */
 	for (size_t k = 0; k < sizeof keeps / sizeof keeps[0]; k++) {
 		harness h;
 		harness_init(&h, 14, BALLOT_WAL_SEGMENT_BYTES_MIN * 4);
@@ -782,6 +782,61 @@ static void storage_flipped_bit_in_middle_record_is_corrupt(void **state)
 	assert_int_equal(harness_open(&h), BALLOT_ECORRUPT);
 	assert_non_null(strstr(h.em.text, "checksum mismatch"));
 	harness_free(&h);
+}
+
+/* The last record of the log, synced (so perhaps acknowledged and committed), then damaged:
+ * whichever bit flips (in its magic, length or end mark too, which leave it looking like a
+ * write cut short), recovery refuses it and never cuts it as a torn tail. Also with the
+ * torn prefix of a later, unsynced write behind it. */
+static void storage_flipped_bit_in_last_record_is_corrupt_never_cut(void **state)
+{
+	(void)state;
+	/* A cut end mark is at least two bits from the real one (near_end_mark relies on it). */
+	for (int i = 0; i < 8; i++)
+		assert_true(__builtin_popcount((unsigned char)REC_END_MARK[i]) >= 2);
+	for (int torn_behind = 0; torn_behind <= 1; torn_behind++) {
+		harness h;
+		harness_init(&h, 17, BALLOT_WAL_SEGMENT_BYTES_MIN * 4);
+		harness_open_ok(&h);
+		append_range(&h, 1, 12, 1, 0, len_varied);
+		CHECK_OK(&h, ballot_storage_sync(h.s, &h.em));
+		if (torn_behind) {
+			append_range(&h, 13, 14, 1, 0, len_100);
+			CHECK_OK(&h, ballot_storage_sync(h.s, &h.em)); /* 13 and 14: the write to tear */
+		}
+		ballot_storage_close(h.s);
+		h.s = NULL;
+		record_map m;
+		map_records(&h, &m);
+		char path[BALLOT_STORAGE_PATH_MAX];
+		record_path(&h, &m, 12, path);
+		if (torn_behind) {
+			/* Zeros from the middle of record 13's header on: a prefix of the write. */
+			unsigned char *bytes;
+			size_t len;
+			CHECK_OK(&h, ballot_fs_sim_read_file(h.sim, path, &bytes, &len, &h.em));
+			memset(bytes + m.offset[13] + 20, 0, m.size[13] - 20 + m.size[14]);
+			CHECK_OK(&h, ballot_fs_sim_write_file(h.sim, path, bytes, len, &h.em));
+			free(bytes);
+		}
+		char where[BALLOT_STORAGE_PATH_MAX + 64];
+		snprintf(where, sizeof where, "%s at offset %llu:", path, (unsigned long long)m.offset[12]);
+		for (uint64_t bit = m.offset[12] * 8; bit < (m.offset[12] + m.size[12]) * 8; bit++) {
+			CHECK_OK(&h, ballot_fs_sim_flip_bit(h.sim, path, bit, &h.em));
+			int rc = harness_open(&h);
+			if (rc == 0)
+				fail_msg("bit %llu of record 12 flipped (%s): recovered %zu entries", (unsigned long long)bit,
+					 torn_behind ? "torn write behind" : "nothing behind", h.rec.state.entry_count);
+			assert_int_equal(rc, BALLOT_ECORRUPT);
+			if (strstr(h.em.text, where) == NULL)
+				fail_msg("bit %llu: message lacks '%s': %s", (unsigned long long)bit, where, h.em.text);
+			CHECK_OK(&h, ballot_fs_sim_flip_bit(h.sim, path, bit, &h.em)); /* undo */
+		}
+		harness_open_ok(&h); /* undamaged, it recovers: 1..12, and the torn write is cut */
+		expect_entries(&h, 1, 12, term_1, 0, len_varied);
+		assert_int_equal(harness_warned(&h, "torn record"), torn_behind);
+		harness_free(&h);
+	}
 }
 
 static void storage_flipped_bit_in_segment_header_is_corrupt(void **state)
@@ -1390,6 +1445,7 @@ int main(void)
 		cmocka_unit_test(storage_torn_last_record_cut_with_warning),
 		cmocka_unit_test(storage_zeroed_record_leftovers_or_corruption),
 		cmocka_unit_test(storage_flipped_bit_in_middle_record_is_corrupt),
+		cmocka_unit_test(storage_flipped_bit_in_last_record_is_corrupt_never_cut),
 		cmocka_unit_test(storage_flipped_bit_in_segment_header_is_corrupt),
 		cmocka_unit_test(storage_flipped_bit_in_one_hard_state_copy_uses_the_other),
 		cmocka_unit_test(storage_flipped_bits_in_both_hard_state_copies_are_corrupt),
