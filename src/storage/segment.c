@@ -201,6 +201,32 @@ static const char *impossible_fields(const seg_record *rec)
 	return NULL;
 }
 
+int segment_record_verify(const char *path, uint64_t off, const unsigned char *p, size_t size, uint64_t index,
+			  rec_header *h, ballot_errmsg *em)
+{
+	const char *why = NULL;
+	if (size < REC_HEADER_BYTES + REC_TRAILER_BYTES)
+		return storage_corrupt(em, path, off, "the record of index %llu is %zu bytes, too short",
+				       (unsigned long long)index, size);
+	rec_header_decode(p, h);
+	if (h->magic != REC_MAGIC)
+		why = "bad record magic";
+	else if (h->len > BALLOT_RAFT_ENTRY_BYTES_MAX || rec_size(h->len) != size)
+		why = "a length that does not fit where the record is";
+	else if (memcmp(p + size - 8, REC_END_MARK, 8) != 0)
+		why = "no end mark where the record's length puts it";
+	else if (get_u64(p + size - REC_TRAILER_BYTES) != rec_checksum(p, p + REC_HEADER_BYTES, h->len))
+		why = "checksum mismatch";
+	else
+		why = impossible_fields(&(seg_record){.offset = off, .h = *h, .payload = p + REC_HEADER_BYTES});
+	if (why == NULL && h->index != index)
+		why = "it holds another index";
+	if (why != NULL)
+		return storage_corrupt(em, path, off, "reading back the record of index %llu: %s",
+				       (unsigned long long)index, why);
+	return 0;
+}
+
 /* Whether 8 bytes are the end mark, or the end mark with one bit flipped. Every byte of
  * the end mark has at least two bits set, so an end mark cut short by a crash (zeros from
  * where the write stopped) is always at least two bits off: it never passes for this. */

@@ -839,6 +839,42 @@ static void storage_flipped_bit_in_last_record_is_corrupt_never_cut(void **state
 	}
 }
 
+/* A running storage reads back the record before a cut (for its term); if a bit flipped in
+ * it since it was written, the truncation fails with BALLOT_ECORRUPT and the storage is
+ * failed (restart: recovery refuses the damage), instead of a wrong term or an abort. */
+static void storage_truncate_reads_back_a_damaged_record_as_corrupt(void **state)
+{
+	(void)state;
+	/* Bits in record 9's index, term and payload. */
+	const uint64_t at[] = {16 * 8 + 2, 24 * 8 + 1, (REC_HEADER_BYTES + 5) * 8};
+	for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
+		harness h;
+		harness_init(&h, 18, BALLOT_WAL_SEGMENT_BYTES_MIN * 4);
+		harness_open_ok(&h);
+		append_range(&h, 1, 10, 1, 0, len_100);
+		CHECK_OK(&h, ballot_storage_sync(h.s, &h.em));
+		record_map m;
+		map_records(&h, &m);
+		char path[BALLOT_STORAGE_PATH_MAX];
+		record_path(&h, &m, 9, path);
+		CHECK_OK(&h, ballot_fs_sim_flip_bit(h.sim, path, m.offset[9] * 8 + at[k], &h.em));
+		assert_int_equal(ballot_storage_truncate(h.s, 10, &h.em), BALLOT_ECORRUPT);
+		char where[BALLOT_STORAGE_PATH_MAX + 64];
+		snprintf(where, sizeof where, "%s at offset %llu: reading back the record of index 9", path,
+			 (unsigned long long)m.offset[9]);
+		if (strstr(h.em.text, where) == NULL)
+			fail_msg("message lacks '%s': %s", where, h.em.text);
+		ballot_storage_status st;
+		ballot_storage_status_get(h.s, &st);
+		assert_true(st.failed);
+		ballot_entry e = entry_new(10, 2, 0, 100);
+		assert_int_equal(ballot_storage_append(h.s, &e, 1, &h.em), BALLOT_EIO);
+		entries_free(&e, 1);
+		assert_int_equal(harness_open(&h), BALLOT_ECORRUPT);
+		harness_free(&h);
+	}
+}
+
 static void storage_flipped_bit_in_segment_header_is_corrupt(void **state)
 {
 	(void)state;
@@ -1446,6 +1482,7 @@ int main(void)
 		cmocka_unit_test(storage_zeroed_record_leftovers_or_corruption),
 		cmocka_unit_test(storage_flipped_bit_in_middle_record_is_corrupt),
 		cmocka_unit_test(storage_flipped_bit_in_last_record_is_corrupt_never_cut),
+		cmocka_unit_test(storage_truncate_reads_back_a_damaged_record_as_corrupt),
 		cmocka_unit_test(storage_flipped_bit_in_segment_header_is_corrupt),
 		cmocka_unit_test(storage_flipped_bit_in_one_hard_state_copy_uses_the_other),
 		cmocka_unit_test(storage_flipped_bits_in_both_hard_state_copies_are_corrupt),
