@@ -768,11 +768,24 @@ static unsigned disks_at_risk(const sim_world *w)
 	return count;
 }
 
+/* Whether the leader's log holds a configuration it has not committed: a new leader may
+ * still undo it, and with it the voters counted on. */
+static bool config_pending(const sim_node *leader, const ballot_raft_status *st)
+{
+	for (uint64_t i = st->commit + 1; i <= st->last_index; i++) {
+		const ballot_entry *e = ballot_raft_entry(leader->raft, i);
+		if (e != NULL && e->type == BALLOT_ENTRY_CONFIG)
+			return true;
+	}
+	return false;
+}
+
 /* A bit flips in a node's data dir, if the cluster can afford to lose one more disk: with
- * every disk at risk counted as lost, a majority of the voters must keep theirs, or the
- * cluster could neither commit the removal of a damaged member nor elect a leader. Mostly
- * the machine is off when it happens (it crashes now and restarts later); sometimes the bit
- * flips under the running node and lies latent until a restart some time later. */
+ * every disk at risk counted as lost, a majority of the voters (of a committed
+ * configuration) must keep theirs, or the cluster could neither commit the removal of a
+ * damaged member nor elect a leader. Mostly the machine is off when it happens (it crashes
+ * now and restarts later); sometimes the bit flips under the running node and lies latent
+ * until a restart some time later. */
 static void nemesis_bitflip(sim_world *w)
 {
 	sim_node *leader = sim_leader(w);
@@ -780,7 +793,7 @@ static void nemesis_bitflip(sim_world *w)
 		return;
 	ballot_raft_status st;
 	ballot_raft_status_get(leader->raft, &st);
-	if (disks_at_risk(w) + 1 > (ballot_config_voters(&st.config) - 1) / 2)
+	if (config_pending(leader, &st) || disks_at_risk(w) + 1 > (ballot_config_voters(&st.config) - 1) / 2)
 		return;
 	unsigned i = (unsigned)ballot_rng_below(&w->rng, w->node_count);
 	sim_node *n = &w->nodes[i];
