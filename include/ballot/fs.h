@@ -123,6 +123,21 @@ int ballot_fs_sim_flip_bit(ballot_fs_sim *sim, const char *path, uint64_t bit, b
 int ballot_fs_sim_flip_random_bit(ballot_fs_sim *sim, const char *path, uint64_t from, uint64_t to,
 				  uint64_t *bit, ballot_errmsg *em);
 
+/* Bytes at the end of a file's data that ballot_fs_sim_flip_in_dir aims at a quarter of the
+ * time: a log's last record or two, where a crash could also have torn a write. */
+#define BALLOT_FS_SIM_FLIP_TAIL_BYTES 256u
+
+/* Media corruption somewhere in a data directory: flips one random bit of one of the files
+ * directly in dir (subdirectories excluded), on disk and in the page cache. The file is
+ * chosen uniformly among the non-empty ones (in name order); the bit, so that flips land
+ * where recovery has decisions to make: half of the time anywhere in the file's data (up to
+ * its last non-zero byte), a quarter of the time in the last BALLOT_FS_SIM_FLIP_TAIL_BYTES
+ * of that data, a quarter anywhere in the file (preallocated zeros too). Every choice draws
+ * from the generator. Writes the file's path into path (cap bytes; may be NULL) and the bit
+ * into *bit (may be NULL). BALLOT_EINVAL if dir holds no non-empty file. */
+int ballot_fs_sim_flip_in_dir(ballot_fs_sim *sim, const char *dir, char *path, size_t cap, uint64_t *bit,
+			      ballot_errmsg *em);
+
 /* Creates or replaces a file with these bytes, durably (contents and name), creating no
  * directories: a fixture for tests and fuzzing. */
 int ballot_fs_sim_write_file(ballot_fs_sim *sim, const char *path, const void *data, size_t len,

@@ -2,10 +2,12 @@
  *
  * One seeded generator decides everything: client operations, message delay, loss,
  * duplication and reordering, partitions, crashes and restarts (losing what a node had not
- * yet synced), membership changes, leadership transfers, snapshots. The same seed gives the
- * same run, bit for bit (the trace hash says so). After every event the simulator checks
- * Raft's safety properties; at the end it checks the clients' history for linearizability
- * and, after the faults stop, that the cluster elects a leader and serves requests again.
+ * yet synced), bit flips in a node's data dir (a node whose recovery finds the damage is
+ * replaced by a new member, as an operator would), membership changes, leadership
+ * transfers, snapshots. The same seed gives the same run, bit for bit (the trace hash says
+ * so). After every event the simulator checks Raft's safety properties; at the end it
+ * checks the clients' history for linearizability and, after the faults stop, that the
+ * cluster elects a leader and serves requests again.
  *
  * The simulator drives the real core (ballot/raft.h) and the real state machine; it is the
  * first user of both, and a product feature: `ballot sim`. */
@@ -28,7 +30,9 @@ enum {
 	BALLOT_SIM_FAULT_MEMBERSHIP = 1u << 5, /* remove a voter, add a learner, promote it */
 	BALLOT_SIM_FAULT_TRANSFER = 1u << 6,   /* leadership transfers under load */
 	BALLOT_SIM_FAULT_SNAPSHOT = 1u << 7,   /* frequent snapshots, so laggards get them */
-	BALLOT_SIM_FAULT_ALL = (1u << 8) - 1,
+	BALLOT_SIM_FAULT_BITFLIP = 1u << 8,    /* a bit flips in a node's data dir; if recovery
+						* finds the damage, the node is replaced */
+	BALLOT_SIM_FAULT_ALL = (1u << 9) - 1,
 };
 
 /* Parses "loss,dup,partition", "all" or "none"; returns 0 or BALLOT_EINVAL. */
@@ -57,6 +61,10 @@ typedef struct ballot_sim_result {
 	uint64_t max_unavailable_ticks;       /* longest stretch with no successful operation */
 	uint64_t crashes, partitions, transfers, membership_changes, snapshots_installed;
 	uint64_t messages, messages_dropped;
+	/* disk faults: bits flipped, flips recovery did not need to refuse (damage it repaired or
+	 * that did not matter), damaged data dirs found (at restart or while running), and
+	 * replacement nodes that joined in place of a damaged one */
+	uint64_t bit_flips, flips_harmless, corruptions_detected, replacements;
 	uint64_t trace_hash;                  /* hash of every event: equal runs, equal hashes */
 	unsigned violations;
 	char violation[512];                  /* the first violation, if any */

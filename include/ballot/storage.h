@@ -115,7 +115,9 @@ int ballot_storage_sync(ballot_storage *s, ballot_errmsg *em);
 /* Removes the entries from index `from` on (a conflict: Raft §5.3). Durable on return
  * (whole segments are unlinked newest first, then the cut segment is shrunk, synced, and
  * extended again). A no-op if from is past the last index. BALLOT_EINVAL if from is at or below the
- * snapshot's index (committed entries are never removed) or 0. */
+ * snapshot's index (committed entries are never removed) or 0. BALLOT_ECORRUPT if the
+ * record before the cut, read back from the disk for its term, was damaged since it was
+ * written (the storage is then failed, like after BALLOT_EIO). */
 int ballot_storage_truncate(ballot_storage *s, uint64_t from, ballot_errmsg *em);
 
 /* Saves the hard state, durable on return. BALLOT_EINVAL if its term is below the saved

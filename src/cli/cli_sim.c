@@ -26,7 +26,7 @@ static const char sim_usage[] =
 	"  --ops K           client operations in the fault phase (default 1000)\n"
 	"  --clients C       concurrent clients, 1..64 (default 5)\n"
 	"  --faults LIST     comma-separated: loss, dup, delay, partition, crash, membership,\n"
-	"                    transfer, snapshot; or all (default) or none\n"
+	"                    transfer, snapshot, bitflip; or all (default) or none\n"
 	"  --duration TICKS  bound on the fault phase in Raft ticks of 10 ms (default 60000)\n"
 	"  --history FILE    write the clients' history as JSONL (see docs/history.md)\n"
 	"  --stop            stop at the first seed with a violation\n"
@@ -228,6 +228,7 @@ int cli_sim(int argc, char **argv)
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	uint64_t seeds = 0, violations = 0, ops = 0;
+	ballot_sim_result total = {0};
 	for (uint64_t seed = a.first;; seed++) {
 		ballot_sim_result res;
 		ballot_errmsg em;
@@ -238,15 +239,24 @@ int cli_sim(int argc, char **argv)
 		}
 		seeds++;
 		ops += res.ops_ok + res.ops_fail + res.ops_info;
-		uint64_t fault_events = res.crashes + res.partitions + res.transfers + res.membership_changes;
+		total.crashes += res.crashes;
+		total.bit_flips += res.bit_flips;
+		total.flips_harmless += res.flips_harmless;
+		total.corruptions_detected += res.corruptions_detected;
+		total.replacements += res.replacements;
+		uint64_t fault_events = res.crashes + res.partitions + res.transfers + res.membership_changes +
+					res.bit_flips;
 		printf("seed=%llu ops=%llu ok=%llu fail=%llu info=%llu faults=%llu crashes=%llu partitions=%llu "
-		       "transfers=%llu membership=%llu snapshots=%llu elections=%llu max_unavailable_ticks=%llu "
-		       "messages=%llu trace=%016llx verdict=%s\n",
+		       "transfers=%llu membership=%llu flips=%llu flips_harmless=%llu corrupt=%llu replaced=%llu "
+		       "snapshots=%llu elections=%llu max_unavailable_ticks=%llu messages=%llu trace=%016llx "
+		       "verdict=%s\n",
 		       (unsigned long long)seed, (unsigned long long)(res.ops_ok + res.ops_fail + res.ops_info),
 		       (unsigned long long)res.ops_ok, (unsigned long long)res.ops_fail,
 		       (unsigned long long)res.ops_info, (unsigned long long)fault_events,
 		       (unsigned long long)res.crashes, (unsigned long long)res.partitions,
 		       (unsigned long long)res.transfers, (unsigned long long)res.membership_changes,
+		       (unsigned long long)res.bit_flips, (unsigned long long)res.flips_harmless,
+		       (unsigned long long)res.corruptions_detected, (unsigned long long)res.replacements,
 		       (unsigned long long)res.snapshots_installed, (unsigned long long)res.elections,
 		       (unsigned long long)res.max_unavailable_ticks, (unsigned long long)res.messages,
 		       (unsigned long long)res.trace_hash, res.violations ? "violation" : "ok");
@@ -259,6 +269,10 @@ int cli_sim(int argc, char **argv)
 		if (seed == a.last || (res.violations && a.stop_on_violation))
 			break;
 	}
+	printf("total: ops=%llu crashes=%llu flips=%llu flips_harmless=%llu corrupt=%llu replaced=%llu\n",
+	       (unsigned long long)ops, (unsigned long long)total.crashes, (unsigned long long)total.bit_flips,
+	       (unsigned long long)total.flips_harmless, (unsigned long long)total.corruptions_detected,
+	       (unsigned long long)total.replacements);
 	printf("%llu seeds, %llu violations\n", (unsigned long long)seeds, (unsigned long long)violations);
 	double secs = seconds_since(&t0);
 	fprintf(stderr, "ballot sim: %llu seeds in %.2f s: %.0f client ops/s, %.0f seeds/min\n",

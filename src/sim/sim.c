@@ -17,7 +17,9 @@
 #define SIM_MS(x) ((uint64_t)(x))
 
 static const char *const fault_names[] = {"loss", "dup", "delay", "partition", "crash",
-					  "membership", "transfer", "snapshot"};
+					  "membership", "transfer", "snapshot", "bitflip"};
+_Static_assert(BALLOT_SIM_FAULT_ALL == (1u << sizeof fault_names / sizeof fault_names[0]) - 1,
+	       "a name for every fault class");
 
 int ballot_sim_faults_parse(const char *text, uint32_t *faults, ballot_errmsg *em)
 {
@@ -41,7 +43,8 @@ int ballot_sim_faults_parse(const char *text, uint32_t *faults, ballot_errmsg *e
 		}
 		if (!found)
 			return ballot_errorf(em, BALLOT_EINVAL, "--faults: unknown fault '%.*s' (use loss, dup, "
-					     "delay, partition, crash, membership, transfer, snapshot, all, none)",
+					     "delay, partition, crash, membership, transfer, snapshot, bitflip, all, "
+					     "none)",
 					     (int)len, p);
 		p += len;
 		if (*p == ',')
@@ -220,18 +223,29 @@ static void net_send(sim_world *w, ballot_msg *m)
  * ready's writes are issued when it is taken; they become durable at EV_PERSISTED, when
  * the log is synced (the hard state and an installed snapshot are synced as they are
  * written: earlier durability is always allowed). */
-static void disk_fail(sim_world *w, sim_node *n, const char *what, const ballot_errmsg *em)
+static void node_damaged(sim_world *w, sim_node *n, const ballot_errmsg *em);
+
+/* A storage call failed. Only a bit flipped in the node's data dir excuses it, and only
+ * with BALLOT_ECORRUPT: the node stops, as a real one would, and is replaced. Callers
+ * check n->alive afterwards. */
+static void disk_fail(sim_world *w, sim_node *n, const char *what, int rc, const ballot_errmsg *em)
 {
+	if (rc == BALLOT_ECORRUPT && n->flipped) {
+		node_damaged(w, n, em);
+		return;
+	}
 	sim_violation(w, "node %llu: storage refused to %s: %s", (unsigned long long)n->id, what, em->text);
 }
 
 static void disk_write_ready(sim_world *w, sim_node *n, const ballot_raft_ready *rd)
 {
 	ballot_errmsg em;
+	int rc;
 	if (rd->has_snapshot) {
-		if (ballot_storage_install_snapshot(n->storage, rd->snap_index, rd->snap_term, &rd->snap_config,
-						    rd->snap_data, &em) != 0) {
-			disk_fail(w, n, "install a snapshot", &em);
+		rc = ballot_storage_install_snapshot(n->storage, rd->snap_index, rd->snap_term, &rd->snap_config,
+						     rd->snap_data, &em);
+		if (rc != 0) {
+			disk_fail(w, n, "install a snapshot", rc, &em);
 			return;
 		}
 		w->res->snapshots_installed++;
@@ -241,31 +255,33 @@ static void disk_write_ready(sim_world *w, sim_node *n, const ballot_raft_ready 
 			sim_violation(w, "node %llu: persisted term went back from %llu to %llu",
 				      (unsigned long long)n->id, (unsigned long long)n->durable_term,
 				      (unsigned long long)rd->hard_state.term);
-		if (ballot_storage_save_hard_state(n->storage, &rd->hard_state, &em) != 0) {
-			disk_fail(w, n, "save the hard state", &em);
+		if ((rc = ballot_storage_save_hard_state(n->storage, &rd->hard_state, &em)) != 0) {
+			disk_fail(w, n, "save the hard state", rc, &em);
 			return;
 		}
 		n->durable_term = rd->hard_state.term;
+		n->durable_vote = rd->hard_state.vote;
 	}
 	if (rd->entry_count > 0) {
 		ballot_storage_status st;
 		ballot_storage_status_get(n->storage, &st);
 		uint64_t first = rd->entries[0].index;
 		if (first <= st.last_index && first > st.snap_index &&
-		    ballot_storage_truncate(n->storage, first, &em) != 0) {
-			disk_fail(w, n, "truncate the log", &em);
+		    (rc = ballot_storage_truncate(n->storage, first, &em)) != 0) {
+			disk_fail(w, n, "truncate the log", rc, &em);
 			return;
 		}
-		if (ballot_storage_append(n->storage, rd->entries, rd->entry_count, &em) != 0)
-			disk_fail(w, n, "append entries", &em);
+		if ((rc = ballot_storage_append(n->storage, rd->entries, rd->entry_count, &em)) != 0)
+			disk_fail(w, n, "append entries", rc, &em);
 	}
 }
 
 static void disk_sync(sim_world *w, sim_node *n)
 {
 	ballot_errmsg em;
-	if (ballot_storage_sync(n->storage, &em) != 0)
-		disk_fail(w, n, "sync the log", &em);
+	int rc = ballot_storage_sync(n->storage, &em);
+	if (rc != 0)
+		disk_fail(w, n, "sync the log", rc, &em);
 }
 
 /* ---- nodes -------------------------------------------------------------------------- */
@@ -297,24 +313,45 @@ static void oracle_grow(uint64_t **arr, size_t *cap, size_t need, size_t *other_
 	*cap = ncap;
 }
 
-/* State Machine Safety (Raft §5.4.3): no two nodes apply different entries at one index. */
+static void oracle_reserve(sim_world *w, uint64_t index)
+{
+	size_t cap_unused = w->committed_cap;
+	oracle_grow(&w->committed_term, &w->committed_cap, index, &cap_unused, &w->applied_hash);
+}
+
+/* A leader counted the entries up to its commit index committed: remember their terms, so
+ * that every later leader is checked for them (Leader Completeness), also those no node
+ * has applied yet. */
+static void note_committed(sim_world *w, sim_node *n, uint64_t commit)
+{
+	for (uint64_t i = w->max_committed + 1; i <= commit; i++) {
+		uint64_t term = ballot_raft_term_at(n->raft, i);
+		if (term == 0)
+			continue; /* compacted: it applied the entry, which recorded it */
+		oracle_reserve(w, i);
+		w->committed_term[i] = term;
+		w->max_committed = i;
+	}
+}
+
+/* State Machine Safety (Raft §5.4.3): no two nodes apply different entries at one index,
+ * and what a node applies is what was committed there. */
 static void check_applied(sim_world *w, sim_node *n, const ballot_entry *e)
 {
-	size_t cap_unused = w->applied_cap;
-	oracle_grow(&w->applied_term, &w->applied_cap, e->index, &cap_unused, &w->applied_hash);
+	oracle_reserve(w, e->index);
 	uint64_t h = entry_hash(e);
-	if (w->applied_term[e->index] == 0) {
-		w->applied_term[e->index] = e->term;
-		w->applied_hash[e->index] = h;
-		if (e->index > w->max_applied)
-			w->max_applied = e->index;
+	uint64_t *term = &w->committed_term[e->index], *hash = &w->applied_hash[e->index];
+	if ((*term != 0 && *term != e->term) || (*hash != 0 && *hash != h)) {
+		sim_violation(w, "state machine safety: node %llu applied term %llu at index %llu, where an entry "
+			      "of term %llu was committed%s", (unsigned long long)n->id, (unsigned long long)e->term,
+			      (unsigned long long)e->index, (unsigned long long)*term,
+			      *hash != 0 ? " and applied by another node" : "");
 		return;
 	}
-	if (w->applied_term[e->index] != e->term || w->applied_hash[e->index] != h)
-		sim_violation(w, "state machine safety: node %llu applied term %llu at index %llu, "
-			      "another node applied term %llu there", (unsigned long long)n->id,
-			      (unsigned long long)e->term, (unsigned long long)e->index,
-			      (unsigned long long)w->applied_term[e->index]);
+	*term = e->term;
+	*hash = h;
+	if (e->index > w->max_committed)
+		w->max_committed = e->index;
 }
 
 static void maybe_snapshot(sim_world *w, sim_node *n)
@@ -330,10 +367,12 @@ static void maybe_snapshot(sim_world *w, sim_node *n)
 		ballot_raft_status st;
 		ballot_raft_status_get(n->raft, &st);
 		n->snap_index = st.snap_index;
-		if (ballot_storage_save_snapshot(n->storage, st.snap_index, st.snap_term, &st.snap_config, data, &em) != 0)
-			disk_fail(w, n, "save a snapshot", &em);
-		else if (st.first_index > 1 && ballot_storage_compact(n->storage, st.first_index - 1, &em) != 0)
-			disk_fail(w, n, "compact the log", &em);
+		int rc = ballot_storage_save_snapshot(n->storage, st.snap_index, st.snap_term, &st.snap_config, data,
+						      &em);
+		if (rc != 0)
+			disk_fail(w, n, "save a snapshot", rc, &em);
+		else if (st.first_index > 1 && (rc = ballot_storage_compact(n->storage, st.first_index - 1, &em)) != 0)
+			disk_fail(w, n, "compact the log", rc, &em);
 	}
 	ballot_rbuf_unref(data);
 }
@@ -374,6 +413,8 @@ static void finish_ready(sim_world *w, sim_node *n)
 	ballot_raft_ready *rd = &n->rd;
 	if (rd->entry_count > 0)
 		disk_sync(w, n);
+	if (!n->alive)
+		return; /* its disk was found damaged: it promises nothing */
 	for (size_t i = 0; i < rd->message_after_persist_count; i++) {
 		net_send(w, rd->messages_after_persist[i]);
 		rd->messages_after_persist[i] = NULL;
@@ -418,6 +459,8 @@ static void process_ready(sim_world *w, sim_node *n)
 		rd->message_count = 0;
 		n->persisting = true;
 		disk_write_ready(w, n, rd);
+		if (!n->alive)
+			return; /* its disk was found damaged: the crash released the ready */
 		if (rd->has_snapshot || rd->hard_state_changed || rd->entry_count > 0) {
 			/* The writes are in the page cache; they are durable once the sync completes. */
 			uint64_t latency = 1 + ballot_rng_below(&w->rng, 3);
@@ -454,12 +497,13 @@ static void check_leader(sim_world *w, sim_node *n, const ballot_raft_ready *rd)
 		return;
 	}
 	if (n->last_role != BALLOT_ROLE_LEADER || n->leader_term != st.term) {
-		/* A new leader holds every entry any node applied (Leader Completeness). */
-		uint64_t top = w->max_applied < st.last_index ? w->max_applied : st.last_index;
-		for (uint64_t i = st.snap_index + 1; i <= w->max_applied; i++) {
-			if (i > top || ballot_raft_term_at(n->raft, i) != w->applied_term[i]) {
+		/* A new leader holds every entry committed before it (Leader Completeness). */
+		for (uint64_t i = st.snap_index + 1; i <= w->max_committed; i++) {
+			if (w->committed_term[i] == 0)
+				continue;
+			if (i > st.last_index || ballot_raft_term_at(n->raft, i) != w->committed_term[i]) {
 				sim_violation(w, "leader completeness: new leader %llu of term %llu lacks "
-					      "applied entry %llu", (unsigned long long)n->id,
+					      "committed entry %llu", (unsigned long long)n->id,
 					      (unsigned long long)st.term, (unsigned long long)i);
 				return;
 			}
@@ -473,6 +517,7 @@ static void check_leader(sim_world *w, sim_node *n, const ballot_raft_ready *rd)
 	}
 	n->leader_last = st.last_index;
 	n->last_role = st.role;
+	note_committed(w, n, st.commit);
 }
 
 static ballot_raft_options node_options(sim_world *w, uint64_t id)
@@ -487,28 +532,67 @@ static ballot_raft_options node_options(sim_world *w, uint64_t id)
 	return o;
 }
 
+static uint64_t recovered_last(const ballot_storage_recovery *rec)
+{
+	const ballot_raft_storage *st = &rec->state;
+	return st->entry_count > 0 ? st->entries[st->entry_count - 1].index : st->snap_index;
+}
+
+/* A restart recovers what the node had made durable: the hard state it last saved and at
+ * least every entry it had synced (more after a process crash, whose unsynced writes the
+ * page cache kept). Recovery may cut a torn write and repair a damaged copy, but it must
+ * never lose what a save or a sync promised: damage it cannot repair is refused, not cut
+ * away, or a committed entry could vanish from a majority without anyone noticing. */
+static void check_recovery(sim_world *w, sim_node *n, const ballot_storage_recovery *rec)
+{
+	const ballot_hard_state *hs = &rec->state.hard_state;
+	if (hs->term != n->durable_term || hs->vote != n->durable_vote)
+		sim_violation(w, "node %llu: recovery returned term %llu and vote %llu, but it had saved term %llu "
+			      "and vote %llu", (unsigned long long)n->id, (unsigned long long)hs->term,
+			      (unsigned long long)hs->vote, (unsigned long long)n->durable_term,
+			      (unsigned long long)n->durable_vote);
+	uint64_t last = recovered_last(rec);
+	if (last < n->durable_last)
+		sim_violation(w, "node %llu: recovery returned the log up to index %llu, but entries up to %llu had "
+			      "been synced (durable entries were dropped)", (unsigned long long)n->id,
+			      (unsigned long long)last, (unsigned long long)n->durable_last);
+}
+
 /* Starts (or restarts) node n: recovers its data dir from its (simulated) disk. */
 static void node_boot(sim_world *w, sim_node *n)
 {
+	BALLOT_ASSERT(!n->broken);
 	ballot_storage_options so;
 	ballot_storage_options_default(&so);
 	so.segment_bytes = 64 * 1024; /* small segments: rollover and compaction happen often */
 	ballot_storage_recovery rec;
 	ballot_errmsg em;
-	if (ballot_storage_open(ballot_fs_sim_fs(n->fs), "/data", &so, &n->storage, &rec, &em) != 0) {
+	int rc = ballot_storage_open(ballot_fs_sim_fs(n->fs), "/data", &so, &n->storage, &rec, &em);
+	if (rc != 0) {
+		n->storage = NULL;
+		if (rc == BALLOT_ECORRUPT && n->flipped) {
+			/* The flipped bit hit something recovery cannot do without, and it said so. */
+			node_damaged(w, n, &em);
+			return;
+		}
 		/* Only synced data may be lost on a crash, and torn tails are cut: a data dir that
 		 * does not recover is a bug in the storage or in the simulated disk. */
-		n->storage = NULL;
 		sim_violation(w, "node %llu: its data dir does not recover after a crash: %s",
 			      (unsigned long long)n->id, em.text);
 		return;
+	}
+	check_recovery(w, n, &rec);
+	if (n->flipped) {
+		w->res->flips_harmless++; /* repaired, cut with a torn tail, or never read */
+		n->flipped = false;
 	}
 	if (!rec.has_snapshot)
 		rec.state.snap_config = n->boot_config; /* founding members, or nothing for a joiner */
 	n->snap_index = rec.state.snap_index;
 	n->durable_term = rec.state.hard_state.term;
+	n->durable_vote = rec.state.hard_state.vote;
 	ballot_raft_options o = node_options(w, n->id);
-	int rc = ballot_raft_new(&n->raft, &o, &rec.state, ballot_rng_next(&w->rng), &em);
+	rc = ballot_raft_new(&n->raft, &o, &rec.state, ballot_rng_next(&w->rng), &em);
 	BALLOT_ASSERT(rc == 0);
 	if (n->app != NULL)
 		sim_app_free(n->app);
@@ -532,6 +616,9 @@ static void node_crash(sim_node *n, unsigned how)
 {
 	if (!n->alive)
 		return;
+	ballot_storage_status st;
+	ballot_storage_status_get(n->storage, &st);
+	n->durable_last = st.synced_index;
 	if (n->persisting)
 		ballot_raft_advance(n->raft, &n->rd); /* frees the ready; its writes were not synced */
 	ballot_raft_free(n->raft);
@@ -542,6 +629,54 @@ static void node_crash(sim_node *n, unsigned how)
 	ballot_fs_sim_crash(n->fs, how);
 	ballot_storage_close(n->storage);
 	n->storage = NULL;
+}
+
+static void operator_wake(sim_world *w);
+
+/* Node n's data dir was found damaged (BALLOT_ECORRUPT from recovery, or from its running
+ * storage, after a bit flipped in it). It goes down for good: what it lost may include a
+ * vote it granted and entries it acknowledged, so it must never again vote or count for a
+ * commit under its id (Raft thesis §3.8). The operator replaces it (operator_step). */
+static void node_damaged(sim_world *w, sim_node *n, const ballot_errmsg *em)
+{
+	BALLOT_ASSERT(n->replace == REPLACE_NONE);
+	node_crash(n, BALLOT_FS_SIM_CRASH_PROCESS);
+	w->res->corruptions_detected++;
+	if (w->opts.trace != NULL)
+		fprintf(w->opts.trace, "%llu node %llu: data dir damaged, to be replaced: %s\n",
+			(unsigned long long)w->now, (unsigned long long)n->id, em->text);
+	n->flipped = false;
+	n->broken = true;
+	n->replace = REPLACE_REMOVE;
+	n->replaced_id = n->id;
+	n->replaced_role = 0;
+	operator_wake(w);
+}
+
+/* The operator wipes the damaged node's data dir and starts its successor in its slot, with
+ * a new id: it knows no configuration and learns everything from the leader that added it.
+ * The slot's incarnation goes on, so the predecessor's events stay stale; everything
+ * checked about the predecessor (its votes, its durable state) is retired with it, and the
+ * successor is checked from its start. */
+static void node_succeed(sim_world *w, sim_node *n, uint64_t id)
+{
+	BALLOT_ASSERT(!n->alive);
+	BALLOT_ASSERT(n->broken);
+	sim_node_drop_pending(n);
+	free(n->pending);
+	ballot_fs_sim_free(n->fs);
+	if (n->app != NULL)
+		sim_app_free(n->app);
+	sim_node successor = {.id = id, .incarnation = n->incarnation, .snapshot_every = n->snapshot_every,
+			      .replace = REPLACE_JOIN, .replaced_id = n->replaced_id,
+			      .replaced_role = n->replaced_role};
+	*n = successor;
+	int rc = ballot_fs_sim_new(&n->fs, ballot_rng_next(&w->rng));
+	BALLOT_ASSERT(rc == 0);
+	if (w->opts.trace != NULL)
+		fprintf(w->opts.trace, "%llu node %llu replaces node %llu\n", (unsigned long long)w->now,
+			(unsigned long long)id, (unsigned long long)n->replaced_id);
+	node_boot(w, n);
 }
 
 static sim_node *add_node(sim_world *w, const ballot_config *initial)
@@ -635,6 +770,151 @@ static void nemesis_crash(sim_world *w)
 	sim_schedule(w, 20 + ballot_rng_below(&w->rng, 1500), EV_RESTART, i, n->incarnation, NULL, 0, 0, NULL);
 }
 
+/* ---- disk faults and the operator ---------------------------------------------------- */
+
+/* Nodes whose disk the cluster may be losing: a bit flipped that no restart has checked
+ * yet, or a damaged node not yet replaced by a caught-up successor. */
+static unsigned disks_at_risk(const sim_world *w)
+{
+	unsigned count = 0;
+	for (unsigned i = 0; i < w->node_count; i++)
+		count += w->nodes[i].flipped || w->nodes[i].replace != REPLACE_NONE;
+	return count;
+}
+
+/* Whether the leader's log holds a configuration it has not committed: a new leader may
+ * still undo it, and with it the voters counted on. */
+static bool config_pending(const sim_node *leader, const ballot_raft_status *st)
+{
+	for (uint64_t i = st->commit + 1; i <= st->last_index; i++) {
+		const ballot_entry *e = ballot_raft_entry(leader->raft, i);
+		if (e != NULL && e->type == BALLOT_ENTRY_CONFIG)
+			return true;
+	}
+	return false;
+}
+
+/* A bit flips in a node's data dir, if the cluster can afford to lose one more disk: with
+ * every disk at risk counted as lost, a majority of the voters (of a committed
+ * configuration) must keep theirs, or the cluster could neither commit the removal of a
+ * damaged member nor elect a leader. Mostly the machine is off when it happens (it crashes
+ * now and restarts later); sometimes the bit flips under the running node and lies latent
+ * until a restart some time later. */
+static void nemesis_bitflip(sim_world *w)
+{
+	sim_node *leader = sim_leader(w);
+	if (leader == NULL)
+		return;
+	ballot_raft_status st;
+	ballot_raft_status_get(leader->raft, &st);
+	if (config_pending(leader, &st) || disks_at_risk(w) + 1 > (ballot_config_voters(&st.config) - 1) / 2)
+		return;
+	unsigned i = (unsigned)ballot_rng_below(&w->rng, w->node_count);
+	sim_node *n = &w->nodes[i];
+	if (n->broken || n->flipped || n->replace != REPLACE_NONE)
+		return;
+	bool latent = n->alive && ballot_rng_below(&w->rng, 4) == 0;
+	if (n->alive && !latent) {
+		node_crash(n, ballot_rng_below(&w->rng, 2) ? BALLOT_FS_SIM_CRASH_POWER : BALLOT_FS_SIM_CRASH_TEAR);
+		w->res->crashes++;
+		sim_schedule(w, 20 + ballot_rng_below(&w->rng, 1500), EV_RESTART, i, n->incarnation, NULL, 0, 0, NULL);
+	}
+	char path[64];
+	uint64_t bit;
+	ballot_errmsg em;
+	if (ballot_fs_sim_flip_in_dir(n->fs, "/data", path, sizeof path, &bit, &em) != 0)
+		return;
+	n->flipped = true;
+	w->res->bit_flips++;
+	trace_add(w, &bit, sizeof bit);
+	if (w->opts.trace != NULL)
+		fprintf(w->opts.trace, "%llu node %llu: flipped bit %llu of %s%s\n", (unsigned long long)w->now,
+			(unsigned long long)n->id, (unsigned long long)bit, path, latent ? " (while running)" : "");
+	if (latent)
+		sim_schedule(w, 200 + ballot_rng_below(&w->rng, 3000), EV_CRASH, i, n->incarnation, NULL, 0, 0, NULL);
+}
+
+/* Whether the operator is still replacing a damaged node. */
+static bool replacing(const sim_world *w)
+{
+	for (unsigned i = 0; i < w->node_count; i++) {
+		if (w->nodes[i].replace != REPLACE_NONE)
+			return true;
+	}
+	return false;
+}
+
+static void operator_wake(sim_world *w)
+{
+	if (w->operator_scheduled)
+		return;
+	w->operator_scheduled = true;
+	sim_schedule(w, 50 + ballot_rng_below(&w->rng, 100), EV_OPERATOR, 0, 0, NULL, 0, 0, NULL);
+}
+
+/* One step of replacing the damaged node of slot n, as an operator would do it at the
+ * leader: remove the damaged member; once that is committed, add a successor with a new id
+ * as a learner and start it with an empty data dir; once it has caught up, promote it (if
+ * the damaged member was a voter). Why a new id: the damaged node may have voted in a term
+ * and forgotten it, or acknowledged entries it no longer has; under a new id nothing it
+ * said can be counted again, not even a message still in flight (Raft thesis §3.8). Each
+ * step looks at the leader's configuration afresh, since a leader may lose a change it
+ * had not committed; the core refuses a change while another is uncommitted, and a
+ * promotion until the learner has caught up, so a refused step is simply tried again. */
+static void operator_step(sim_world *w, sim_node *n, sim_node *leader)
+{
+	ballot_raft_status st;
+	ballot_raft_status_get(leader->raft, &st);
+	const ballot_member *old = ballot_config_find(&st.config, n->replaced_id);
+	if (old != NULL) {
+		if (n->replaced_role == 0 || old->role == BALLOT_MEMBER_VOTER)
+			n->replaced_role = old->role;
+		(void)ballot_raft_remove(leader->raft, n->replaced_id);
+		return;
+	}
+	/* The leader accepts the successor only once no change is uncommitted: the removal
+	 * (ours, or an earlier one if the damaged node was no member when first seen) is then
+	 * committed, and no leader can bring the damaged member back. */
+	uint64_t id = n->replace == REPLACE_JOIN ? n->id : w->next_node_id;
+	const ballot_member *successor = ballot_config_find(&st.config, id);
+	if (successor == NULL) {
+		if (ballot_raft_add_learner(leader->raft, id, "sim") == 0 && n->replace == REPLACE_REMOVE) {
+			w->next_node_id++;
+			node_succeed(w, n, id);
+		}
+		return;
+	}
+	if (successor->role == BALLOT_MEMBER_LEARNER && n->replaced_role == BALLOT_MEMBER_VOTER) {
+		(void)ballot_raft_promote(leader->raft, id);
+		return;
+	}
+	n->replace = REPLACE_NONE;
+	w->res->replacements++;
+	if (w->opts.trace != NULL)
+		fprintf(w->opts.trace, "%llu node %llu has replaced node %llu as a %s\n", (unsigned long long)w->now,
+			(unsigned long long)id, (unsigned long long)n->replaced_id,
+			successor->role == BALLOT_MEMBER_VOTER ? "voter" : "learner");
+}
+
+static void operator_run(sim_world *w)
+{
+	w->operator_scheduled = false;
+	bool working = false;
+	for (unsigned i = 0; i < w->node_count; i++) {
+		sim_node *n = &w->nodes[i];
+		if (n->replace == REPLACE_NONE)
+			continue;
+		sim_node *leader = sim_leader(w);
+		if (leader != NULL)
+			operator_step(w, n, leader);
+		working |= n->replace != REPLACE_NONE;
+	}
+	for (unsigned i = 0; i < w->node_count; i++)
+		process_ready(w, &w->nodes[i]);
+	if (working)
+		operator_wake(w);
+}
+
 static void nemesis_membership(sim_world *w)
 {
 	sim_node *leader = sim_leader(w);
@@ -653,7 +933,7 @@ static void nemesis_membership(sim_world *w)
 		return;
 	}
 	unsigned voters = ballot_config_voters(&st.config);
-	if (voters > 3 && ballot_rng_below(&w->rng, 2) == 0) {
+	if (voters > 3 && disks_at_risk(w) <= (voters - 2) / 2 && ballot_rng_below(&w->rng, 2) == 0) {
 		const ballot_member *victim = &st.config.members[ballot_rng_below(&w->rng, st.config.count)];
 		if (victim->role == BALLOT_MEMBER_VOTER && ballot_raft_remove(leader->raft, victim->id) == 0)
 			w->res->membership_changes++;
@@ -690,7 +970,7 @@ static void nemesis(sim_world *w)
 	if (!w->fault_phase)
 		return;
 	uint32_t f = w->opts.faults;
-	uint32_t actions[4];
+	uint32_t actions[5];
 	unsigned count = 0;
 	if (f & BALLOT_SIM_FAULT_PARTITION)
 		actions[count++] = BALLOT_SIM_FAULT_PARTITION;
@@ -700,12 +980,15 @@ static void nemesis(sim_world *w)
 		actions[count++] = BALLOT_SIM_FAULT_MEMBERSHIP;
 	if (f & BALLOT_SIM_FAULT_TRANSFER)
 		actions[count++] = BALLOT_SIM_FAULT_TRANSFER;
+	if (f & BALLOT_SIM_FAULT_BITFLIP)
+		actions[count++] = BALLOT_SIM_FAULT_BITFLIP;
 	if (count > 0) {
 		switch (actions[ballot_rng_below(&w->rng, count)]) {
 		case BALLOT_SIM_FAULT_PARTITION: nemesis_partition(w); break;
 		case BALLOT_SIM_FAULT_CRASH: nemesis_crash(w); break;
 		case BALLOT_SIM_FAULT_MEMBERSHIP: nemesis_membership(w); break;
 		case BALLOT_SIM_FAULT_TRANSFER: nemesis_transfer(w); break;
+		case BALLOT_SIM_FAULT_BITFLIP: nemesis_bitflip(w); break;
 		}
 		for (unsigned i = 0; i < w->node_count; i++)
 			process_ready(w, &w->nodes[i]);
@@ -713,7 +996,8 @@ static void nemesis(sim_world *w)
 	sim_schedule(w, 50 + ballot_rng_below(&w->rng, 250), EV_NEMESIS, 0, 0, NULL, 0, 0, NULL);
 }
 
-/* Faults stop: heal, restart everyone, quiet the network. */
+/* Faults stop: heal, restart everyone (also a node with a latent flipped bit, so the flip
+ * is checked; never a damaged one), quiet the network. */
 static void end_fault_phase(sim_world *w)
 {
 	w->fault_phase = false;
@@ -721,6 +1005,10 @@ static void end_fault_phase(sim_world *w)
 	w->loss = w->dup = w->long_delay = 0;
 	for (unsigned i = 0; i < w->node_count; i++) {
 		sim_node *n = &w->nodes[i];
+		if (n->broken)
+			continue;
+		if (n->alive && n->flipped)
+			node_crash(n, BALLOT_FS_SIM_CRASH_PROCESS);
 		if (!n->alive)
 			node_boot(w, n);
 	}
@@ -786,7 +1074,8 @@ static void handle_event(sim_world *w, sim_event *ev)
 	case EV_DELIVER: {
 		int from = node_index(w, ev->msg->from);
 		bool cut = from >= 0 && w->blocked[from][ev->target];
-		if (n->alive && !cut) {
+		/* The slot may hold a successor now: a message to its predecessor is lost. */
+		if (n->alive && !cut && ev->msg->to == n->id) {
 			ballot_raft_step(n->raft, ev->msg);
 			process_ready(w, n);
 		} else {
@@ -807,7 +1096,7 @@ static void handle_event(sim_world *w, sim_event *ev)
 			process_ready(w, n);
 		break;
 	case EV_RESTART:
-		if (!n->alive && ev->generation == n->incarnation)
+		if (!n->alive && !n->broken && ev->generation == n->incarnation)
 			node_boot(w, n);
 		break;
 	case EV_CRASH:
@@ -825,6 +1114,9 @@ static void handle_event(sim_world *w, sim_event *ev)
 	case EV_HEAL:
 		heal_all(w);
 		break;
+	case EV_OPERATOR:
+		operator_run(w);
+		break;
 	default:
 		sim_client_event(w, ev);
 		break;
@@ -837,7 +1129,8 @@ static void dump_nodes(sim_world *w, FILE *out)
 	for (unsigned i = 0; i < w->node_count; i++) {
 		sim_node *n = &w->nodes[i];
 		if (!n->alive) {
-			fprintf(out, "node %llu: down\n", (unsigned long long)n->id);
+			fprintf(out, "node %llu: down%s\n", (unsigned long long)n->id,
+				n->broken ? " (data dir damaged)" : n->flipped ? " (a bit flipped in its data dir)" : "");
 			continue;
 		}
 		ballot_raft_status st;
@@ -849,6 +1142,8 @@ static void dump_nodes(sim_world *w, FILE *out)
 			(unsigned long long)st.snap_index, (unsigned long long)st.last_index,
 			(unsigned long long)st.last_term, ballot_config_voters(&st.config), st.config.count,
 			n->persisting, (unsigned long long)st.dropped_messages);
+		if (n->replace != REPLACE_NONE)
+			fprintf(out, "    replacing node %llu\n", (unsigned long long)n->replaced_id);
 		for (unsigned p = 0; p < st.peer_count && st.role == BALLOT_ROLE_LEADER; p++)
 			fprintf(out, "    peer %llu match=%llu next=%llu active=%d\n", (unsigned long long)st.peers[p].id,
 				(unsigned long long)st.peers[p].match, (unsigned long long)st.peers[p].next,
@@ -878,7 +1173,7 @@ static void free_world(sim_world *w)
 		ballot_rbuf_unref(w->hist[i].value);
 	free(w->hist);
 	free(w->leader_of_term);
-	free(w->applied_term);
+	free(w->committed_term);
 	free(w->applied_hash);
 	XXH3_freeState(w->trace);
 }
@@ -935,12 +1230,17 @@ int ballot_sim_run(const ballot_sim_options *o, ballot_sim_result *res, ballot_e
 		if (w->fault_phase && (w->ops_started >= o->ops || w->now >= fault_end)) {
 			end_fault_phase(w);
 			sim_final_phase(w);
-			liveness_bound = w->now + 10000; /* ten seconds to elect and serve again */
+			liveness_bound = w->now + 10000; /* ten seconds to elect, serve and replace again */
 		}
-		if (!w->fault_phase && sim_clients_done(w))
+		if (!w->fault_phase && sim_clients_done(w) && !replacing(w))
 			break;
 		if (!w->fault_phase && w->now > liveness_bound) {
-			sim_violation(w, "liveness: no leader served the final reads within 10 s after faults stopped");
+			if (!sim_clients_done(w))
+				sim_violation(w, "liveness: no leader served the final reads within 10 s after faults "
+					      "stopped");
+			else
+				sim_violation(w, "liveness: a damaged node was not replaced within 10 s after faults "
+					      "stopped");
 			break;
 		}
 		if ((res->events & 4095) == 0)

@@ -28,7 +28,17 @@ typedef enum sim_event_kind {
 	EV_HEAL,          /* a partition ends */
 	EV_RESTART,       /* a crashed node comes back */
 	EV_CRASH,         /* a node crashes (at a chosen moment) */
+	EV_OPERATOR,      /* the operator works on replacing damaged nodes */
 } sim_event_kind;
+
+/* Where the operator is in replacing the node of a slot whose data dir was found damaged
+ * (Raft thesis §3.8: a server that lost its persistent state may rejoin only under a new
+ * identity, through membership changes). */
+typedef enum sim_replace_stage {
+	REPLACE_NONE = 0,
+	REPLACE_REMOVE, /* remove the damaged member at the leader, then add its successor */
+	REPLACE_JOIN,   /* the successor runs in the slot: get it added, caught up, promoted */
+} sim_replace_stage;
 
 typedef struct sim_event {
 	uint64_t time, seq;
@@ -86,6 +96,15 @@ typedef struct sim_node {
 	ballot_role last_role;
 	uint64_t leader_term, leader_last;
 	uint64_t vote_term, vote_for; /* the last vote it granted, across restarts */
+	uint64_t durable_vote;        /* with durable_term: the hard state it last saved */
+	uint64_t durable_last;        /* its last log index known synced when it went down */
+	/* disk faults (BALLOT_SIM_FAULT_BITFLIP) and the operator's replacement */
+	bool flipped;            /* a bit flipped in its data dir since it last booted */
+	bool broken;             /* its data dir was found damaged: down for good */
+	uint8_t replace;         /* sim_replace_stage of this slot */
+	uint64_t replaced_id;    /* the damaged member being replaced */
+	uint8_t replaced_role;   /* its role (ballot_member_role) as the operator saw it; 0: never a
+				  * member to the operator's eyes (its successor joins as a learner) */
 } sim_node;
 
 typedef struct sim_client {
@@ -142,13 +161,17 @@ typedef struct sim_world {
 	sim_hist *hist;
 	size_t hist_count, hist_cap;
 	uint64_t last_success;
+	bool operator_scheduled;   /* an EV_OPERATOR is queued */
 	/* safety oracle */
 	uint64_t *leader_of_term;  /* leader id per term */
 	size_t terms_cap;
-	uint64_t *applied_term;    /* per index: term of the entry applied there (0: none yet) */
+	/* Per index: the term of the entry committed there (0: not known yet), as a leader
+	 * counted it committed or a node first applied it, and the hash of the applied entry
+	 * (0: none applied yet). */
+	uint64_t *committed_term;
 	uint64_t *applied_hash;
-	size_t applied_cap;
-	uint64_t max_applied;
+	size_t committed_cap;
+	uint64_t max_committed;
 	uint64_t read_ids;
 	bool stop;
 } sim_world;

@@ -156,8 +156,9 @@ int storage_corrupt(ballot_errmsg *em, const char *path, uint64_t offset, const 
 	vsnprintf(detail, sizeof detail, fmt, ap);
 	va_end(ap);
 	return ballot_errorf(em, BALLOT_ECORRUPT,
-			     "%s at offset %llu: %s; the node's data is damaged: wipe its data dir and let it "
-			     "rejoin the cluster",
+			     "%s at offset %llu: %s; the node's data is damaged: replace the node (remove it "
+			     "from the cluster, wipe its data dir, add it back under a new id; see "
+			     "docs/storage.md)",
 			     path, (unsigned long long)offset, detail);
 }
 

@@ -8,6 +8,7 @@
  * operation until sync_dir of its directory replays it onto `dnames`. A crash rebuilds the
  * page cache from the disk image, after optionally replaying some pending directory
  * operations and tearing the last unsynced write. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -810,6 +811,55 @@ int ballot_fs_sim_flip_random_bit(ballot_fs_sim *sim, const char *path, uint64_t
 	if (bit != NULL)
 		*bit = b;
 	return ballot_fs_sim_flip_bit(sim, path, b, em);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp((*(const sim_name *const *)a)->path, (*(const sim_name *const *)b)->path);
+}
+
+/* One past the last non-zero byte of the file (0 if it is all zeros). */
+static uint64_t data_extent(const sim_inode *ino)
+{
+	uint64_t end = ino->size;
+	while (end > 0 && ino->data[end - 1] == 0)
+		end--;
+	return end;
+}
+
+int ballot_fs_sim_flip_in_dir(ballot_fs_sim *sim, const char *dir, char *path, size_t cap, uint64_t *bit,
+			      ballot_errmsg *em)
+{
+	sim_name **files = malloc((sim->names.count > 0 ? sim->names.count : 1) * sizeof *files);
+	if (files == NULL)
+		return ballot_errorf(em, BALLOT_ENOMEM, "flip in %s: out of memory", dir);
+	size_t count = 0;
+	char parent[BALLOT_STORAGE_PATH_MAX];
+	for (size_t i = 0; i < sim->names.count; i++) {
+		sim_name *e = &sim->names.items[i];
+		parent_of(e->path, parent, sizeof parent);
+		if (!e->ino->is_dir && e->ino->size > 0 && strcmp(parent, dir) == 0)
+			files[count++] = e;
+	}
+	if (count == 0) {
+		free(files);
+		return ballot_errorf(em, BALLOT_EINVAL, "flip in %s: no file with data", dir);
+	}
+	qsort(files, count, sizeof *files, cmp_name);
+	const sim_name *victim = files[ballot_rng_below(&sim->rng, count)];
+	free(files);
+	uint64_t size = victim->ino->size, extent = data_extent(victim->ino);
+	uint64_t from = 0, to = size;
+	uint64_t aim = ballot_rng_below(&sim->rng, 4);
+	if (aim < 2 && extent > 0) {
+		to = extent;
+	} else if (aim == 2 && extent > 0) {
+		from = extent > BALLOT_FS_SIM_FLIP_TAIL_BYTES ? extent - BALLOT_FS_SIM_FLIP_TAIL_BYTES : 0;
+		to = extent;
+	}
+	if (path != NULL)
+		snprintf(path, cap, "%s", victim->path);
+	return ballot_fs_sim_flip_random_bit(sim, victim->path, from, to, bit, em);
 }
 
 int ballot_fs_sim_write_file(ballot_fs_sim *sim, const char *path, const void *data, size_t len,

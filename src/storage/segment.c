@@ -14,7 +14,14 @@
  *   - anything else (a write cut short): a torn tail if nothing valid follows it in the
  *     last segment; corrupt if a valid record follows (never drop what valid records
  *     follow), or if the segment is not the last (a segment is fdatasynced before the next
- *     one is created, so only the last can end in a torn write). */
+ *     one is created, so only the last can end in a torn write).
+ *   - but not if an end mark follows it (exact, or one bit off): a write cut short leaves
+ *     zeros where it stopped (segments are preallocated with zeros), so it never leaves an
+ *     end mark behind the bytes it did write. An end mark there means the record was
+ *     written whole and damaged afterwards: a flipped bit in its magic, its length or its
+ *     end mark, which would otherwise pass for a torn write. That record may be the last
+ *     one the log synced, acknowledged and perhaps committed: cutting it would silently
+ *     drop it from a node that counted for the majority, so it is corrupt. */
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -194,11 +201,49 @@ static const char *impossible_fields(const seg_record *rec)
 	return NULL;
 }
 
+int segment_record_verify(const char *path, uint64_t off, const unsigned char *p, size_t size, uint64_t index,
+			  rec_header *h, ballot_errmsg *em)
+{
+	const char *why = NULL;
+	if (size < REC_HEADER_BYTES + REC_TRAILER_BYTES)
+		return storage_corrupt(em, path, off, "the record of index %llu is %zu bytes, too short",
+				       (unsigned long long)index, size);
+	rec_header_decode(p, h);
+	if (h->magic != REC_MAGIC)
+		why = "bad record magic";
+	else if (h->len > BALLOT_RAFT_ENTRY_BYTES_MAX || rec_size(h->len) != size)
+		why = "a length that does not fit where the record is";
+	else if (memcmp(p + size - 8, REC_END_MARK, 8) != 0)
+		why = "no end mark where the record's length puts it";
+	else if (get_u64(p + size - REC_TRAILER_BYTES) != rec_checksum(p, p + REC_HEADER_BYTES, h->len))
+		why = "checksum mismatch";
+	else
+		why = impossible_fields(&(seg_record){.offset = off, .h = *h, .payload = p + REC_HEADER_BYTES});
+	if (why == NULL && h->index != index)
+		why = "it holds another index";
+	if (why != NULL)
+		return storage_corrupt(em, path, off, "reading back the record of index %llu: %s",
+				       (unsigned long long)index, why);
+	return 0;
+}
+
+/* Whether 8 bytes are the end mark, or the end mark with one bit flipped. Every byte of
+ * the end mark has at least two bits set, so an end mark cut short by a crash (zeros from
+ * where the write stopped) is always at least two bits off: it never passes for this. */
+static bool near_end_mark(const unsigned char *p)
+{
+	unsigned bits = 0;
+	for (int i = 0; i < 8; i++)
+		bits += (unsigned)__builtin_popcount((unsigned)(p[i] ^ (unsigned char)REC_END_MARK[i]));
+	return bits <= 1;
+}
+
 /* What lies past the end at `end`: valid records (and what they claim), non-zero bytes. */
 typedef struct after_end {
 	uint64_t valid;           /* valid records found */
 	uint64_t first_valid;     /* offset of the first */
 	uint64_t claims_durable;  /* offset of one whose durable field passes `end`, or 0 */
+	uint64_t end_mark;        /* offset of the first end mark (near_end_mark) after `end`, or 0 */
 	uint64_t junk_end;
 } after_end;
 
@@ -226,6 +271,8 @@ static int search_after(seg_reader *r, uint64_t end, after_end *a, ballot_errmsg
 		if (all_zero(p, 8))
 			continue;
 		a->junk_end = q + 8;
+		if (q > end && a->end_mark == 0 && near_end_mark(p))
+			a->end_mark = q;
 		if (q == end || get_u32(p) != REC_MAGIC || r->size - q < REC_HEADER_BYTES)
 			continue;
 		rec_shape shape;
@@ -276,6 +323,10 @@ static int classify_end(seg_reader *r, uint64_t end, rec_shape shape, const char
 	if (a.valid > 0)
 		return storage_corrupt(em, r->path, end, "%s, and valid records follow it (at offset %llu)", why,
 				       (unsigned long long)a.first_valid);
+	if (a.end_mark != 0)
+		return storage_corrupt(em, r->path, end, "%s, but an end mark follows (at offset %llu): a record "
+				       "written whole and damaged since, not a write cut short", why,
+				       (unsigned long long)a.end_mark);
 	if (!last)
 		return storage_corrupt(em, r->path, end, "%s in a segment that is not the last", why);
 	tail->torn = true;

@@ -643,33 +643,43 @@ int ballot_storage_sync(ballot_storage *s, ballot_errmsg *em)
 	return 0;
 }
 
-/* The term of the record of `index` in the last segment (buffered or on disk). */
+/* The term of the record of `index` in the last segment (buffered or on disk). A record on
+ * disk is read back whole and verified: the disk may have damaged it since it was written,
+ * which must be an error (BALLOT_ECORRUPT), not a wrong term or a failed assertion. */
 static int term_of(ballot_storage *s, const storage_segment *seg, uint64_t index, uint64_t *term, ballot_errmsg *em)
 {
-	uint64_t off = seg->offsets[index - seg->first_index];
-	unsigned char head[REC_HEADER_BYTES];
+	uint64_t i = index - seg->first_index;
+	uint64_t off = seg->offsets[i];
 	if (s->cur != NULL && off >= s->flushed) {
-		memcpy(head, s->wbuf + (off - s->flushed), sizeof head);
-	} else {
-		char path[BALLOT_STORAGE_PATH_MAX];
-		ballot_file *f = NULL;
-		size_t got = 0;
-		int rc = seg_path(s, seg->first_index, SEG_SUFFIX, path, em);
-		if (rc == 0)
-			rc = ballot_fs_open(s->fs, path, BALLOT_FS_RDONLY, &f, em);
-		if (rc == 0)
-			rc = ballot_fs_pread(s->fs, f, head, sizeof head, off, &got, em);
-		ballot_fs_close(s->fs, f);
-		if (rc == 0 && got != sizeof head)
-			rc = ballot_errorf(em, BALLOT_EIO, "reading %s: short read", path);
-		if (rc != 0)
-			return rc;
+		rec_header h;
+		rec_header_decode(s->wbuf + (off - s->flushed), &h);
+		BALLOT_ASSERT(h.index == index); /* our own buffer */
+		*term = h.term;
+		return 0;
 	}
+	size_t size = (size_t)((i + 1 < seg->count ? seg->offsets[i + 1] : seg->end) - off);
+	char path[BALLOT_STORAGE_PATH_MAX];
+	int rc = seg_path(s, seg->first_index, SEG_SUFFIX, path, em);
+	if (rc != 0)
+		return rc;
+	unsigned char *rec = malloc(size);
+	if (rec == NULL)
+		return ballot_errorf(em, BALLOT_ENOMEM, "reading %s: out of memory for a %zu-byte record", path, size);
+	ballot_file *f = NULL;
+	size_t got = 0;
+	rc = ballot_fs_open(s->fs, path, BALLOT_FS_RDONLY, &f, em);
+	if (rc == 0)
+		rc = ballot_fs_pread(s->fs, f, rec, size, off, &got, em);
+	ballot_fs_close(s->fs, f);
+	if (rc == 0 && got != size)
+		rc = ballot_errorf(em, BALLOT_EIO, "reading %s: short read", path);
 	rec_header h;
-	rec_header_decode(head, &h);
-	BALLOT_ASSERT(h.index == index);
-	*term = h.term;
-	return 0;
+	if (rc == 0)
+		rc = segment_record_verify(path, off, rec, size, index, &h, em);
+	if (rc == 0)
+		*term = h.term;
+	free(rec);
+	return rc;
 }
 
 /* Cuts the last segment before the record of `from`, which it holds. */

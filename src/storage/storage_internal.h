@@ -158,6 +158,12 @@ typedef int (*seg_record_fn)(void *ctx, const seg_record *rec, ballot_errmsg *em
 int segment_scan(ballot_fs *fs, const char *path, uint64_t first_index, bool last, uint64_t prev_term,
 		 seg_record_fn fn, void *ctx, storage_segment *seg, seg_tail *tail, ballot_errmsg *em);
 
+/* Verifies a record read back whole (size bytes at p, from offset off of path) that should
+ * hold `index`: its magic, length, end mark, checksum and fields. Returns 0 with its header
+ * in *h, or BALLOT_ECORRUPT naming path and off. */
+int segment_record_verify(const char *path, uint64_t off, const unsigned char *p, size_t size, uint64_t index,
+			  rec_header *h, ballot_errmsg *em);
+
 /* ---- hard state and snapshots ---------------------------------------------------------- */
 
 /* Reads the hard state file: the valid copy with the higher sequence. *repair is set when

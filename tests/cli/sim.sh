@@ -15,14 +15,38 @@ rc=0
 timeout 600 "$BALLOT" sim --seeds 1..150 --ops 600 >"$tmp/many" 2>"$tmp/many.err" || rc=$?
 [[ $rc == 0 ]] && ok || fail "150 seeds: exit $rc: $(grep -A2 violation "$tmp/many" | head -5)"
 grep -qx "150 seeds, 0 violations" "$tmp/many" && ok || fail "final line: $(tail -1 "$tmp/many")"
-head -1 "$tmp/many" | grep -q "^ballot sim: seeds=1..150 nodes=5 ops=600 clients=5 faults=loss,dup,delay,partition,crash,membership,transfer,snapshot" && ok || fail "header: $(head -1 "$tmp/many")"
+head -1 "$tmp/many" | grep -q "^ballot sim: seeds=1..150 nodes=5 ops=600 clients=5 faults=loss,dup,delay,partition,crash,membership,transfer,snapshot,bitflip " && ok || fail "header: $(head -1 "$tmp/many")"
 lines=$(grep -c '^seed=' "$tmp/many")
 [[ $lines == 150 ]] && ok || fail "expected 150 seed lines, got $lines"
-for key in seed= ops= faults= elections= max_unavailable_ticks= trace= verdict=ok; do
+for key in seed= ops= faults= flips= flips_harmless= corrupt= replaced= elections= max_unavailable_ticks= trace= verdict=ok; do
 	bad=$(grep '^seed=' "$tmp/many" | grep -vc " $key\|^$key" || true)
 	[[ $bad == 0 ]] && ok || fail "$bad seed lines lack $key"
 done
 grep -q "client ops/s" "$tmp/many.err" && ok || fail "timing line missing on stderr"
+
+# Bit flips: every flip is found harmless or refused by recovery, and every damaged node is
+# replaced (a liveness violation otherwise); with every fault, 150 seeds flip bits.
+total_of() { grep '^total: ' "$1" | grep -o " $2=[0-9]*" | cut -d= -f2; }
+flips=$(total_of "$tmp/many" flips)
+[[ -n $flips && $flips -gt 100 ]] && ok || fail "150 seeds flipped only '$flips' bits"
+"$BALLOT" sim --seeds 1..60 --faults crash,bitflip,loss >"$tmp/flips" 2>/dev/null && ok || fail "flips: $(grep -A2 violation "$tmp/flips" | head -3)"
+flips=$(total_of "$tmp/flips" flips)
+harmless=$(total_of "$tmp/flips" flips_harmless)
+corrupt=$(total_of "$tmp/flips" corrupt)
+replaced=$(total_of "$tmp/flips" replaced)
+[[ $corrupt -gt 0 && $harmless -gt 0 ]] && ok || fail "flips: harmless=$harmless corrupt=$corrupt"
+[[ $((harmless + corrupt)) == "$flips" ]] && ok || fail "flips=$flips, but harmless=$harmless + corrupt=$corrupt"
+[[ $replaced == "$corrupt" ]] && ok || fail "corrupt=$corrupt, but replaced=$replaced"
+# One seed's story: a voter's snapshot is damaged while it is down; recovery refuses it; the
+# operator removes it and a new member (node 7) joins, catches up and becomes a voter.
+"$BALLOT" sim --seed 12 --trace >"$tmp/seed12" 2>"$tmp/seed12.trace"
+grep -q "verdict=ok" "$tmp/seed12" && ok || fail "seed 12: $(grep violation "$tmp/seed12")"
+grep -q "node 1: data dir damaged, to be replaced: .*snapshot checksum mismatch" "$tmp/seed12.trace" && ok || fail "seed 12: no damage found"
+grep -q "node 7 has replaced node 1 as a voter" "$tmp/seed12.trace" && ok || fail "seed 12: node 1 not replaced"
+
+# Without bit flips, the faults of before run as before (a trace hash pinned before they existed).
+"$BALLOT" sim --seed 3 --faults loss,dup,delay,partition,crash,membership,transfer,snapshot >"$tmp/seed3" 2>/dev/null
+grep -q "trace=04af3992349f6f52 " "$tmp/seed3" && ok || fail "seed 3 without flips changed: $(grep -o 'trace=[0-9a-f]*' "$tmp/seed3")"
 
 # Same seed, same run: identical standard output, bit for bit.
 "$BALLOT" sim --seed 42 --nodes 7 --clients 9 >"$tmp/a" 2>/dev/null
@@ -53,6 +77,7 @@ usage() {
 usage "must be between 3 and 7" --nodes 2
 usage "must be between 3 and 7" --nodes 8
 usage "unknown fault" --faults loss,gremlins
+usage "bitflip, all, none" --faults cosmic-rays
 usage "give a range" --seeds 5
 usage "the range is empty" --seeds 9..3
 usage "unknown option" --bogus

@@ -128,7 +128,7 @@ flip "$d/$file" $((off + 40))
 run "flipped byte" wal check "$d"
 expect_rc 1
 expect_out "corrupt: $d/$file at offset $off: checksum mismatch in a complete record"
-expect_out "wipe its data dir and let it rejoin the cluster"
+expect_out "replace the node (remove it from the cluster, wipe its data dir, add it back under a new id"
 run "dump of a damaged log" wal dump "$d"
 expect_rc 1
 expect_out "$(printf '99\t2\tnormal')"

@@ -660,7 +660,7 @@ static void storage_torn_last_record_cut_with_warning(void **state)
 {
 	(void)state;
 	/* keep: bytes of record 11 that reached the disk (a header cut short, then a payload). */
-	const size_t keeps[] = {1, 10, 31, 32, 100, 140, 147};
+	const size_t keeps[] = {1, 10, 31, 32, 100, 140, 147, 151}; /* 151: all but the end mark's last byte */
 	for (size_t k = 0; k < sizeof keeps / sizeof keeps[0]; k++) {
 		harness h;
 		harness_init(&h, 14, BALLOT_WAL_SEGMENT_BYTES_MIN * 4);
@@ -782,6 +782,97 @@ static void storage_flipped_bit_in_middle_record_is_corrupt(void **state)
 	assert_int_equal(harness_open(&h), BALLOT_ECORRUPT);
 	assert_non_null(strstr(h.em.text, "checksum mismatch"));
 	harness_free(&h);
+}
+
+/* The last record of the log, synced (so perhaps acknowledged and committed), then damaged:
+ * whichever bit flips (in its magic, length or end mark too, which leave it looking like a
+ * write cut short), recovery refuses it and never cuts it as a torn tail. Also with the
+ * torn prefix of a later, unsynced write behind it. */
+static void storage_flipped_bit_in_last_record_is_corrupt_never_cut(void **state)
+{
+	(void)state;
+	/* A cut end mark is at least two bits from the real one (near_end_mark relies on it). */
+	for (int i = 0; i < 8; i++)
+		assert_true(__builtin_popcount((unsigned char)REC_END_MARK[i]) >= 2);
+	for (int torn_behind = 0; torn_behind <= 1; torn_behind++) {
+		harness h;
+		harness_init(&h, 17, BALLOT_WAL_SEGMENT_BYTES_MIN * 4);
+		harness_open_ok(&h);
+		append_range(&h, 1, 12, 1, 0, len_varied);
+		CHECK_OK(&h, ballot_storage_sync(h.s, &h.em));
+		if (torn_behind) {
+			append_range(&h, 13, 14, 1, 0, len_100);
+			CHECK_OK(&h, ballot_storage_sync(h.s, &h.em)); /* 13 and 14: the write to tear */
+		}
+		ballot_storage_close(h.s);
+		h.s = NULL;
+		record_map m;
+		map_records(&h, &m);
+		char path[BALLOT_STORAGE_PATH_MAX];
+		record_path(&h, &m, 12, path);
+		if (torn_behind) {
+			/* Zeros from the middle of record 13's header on: a prefix of the write. */
+			unsigned char *bytes;
+			size_t len;
+			CHECK_OK(&h, ballot_fs_sim_read_file(h.sim, path, &bytes, &len, &h.em));
+			memset(bytes + m.offset[13] + 20, 0, m.size[13] - 20 + m.size[14]);
+			CHECK_OK(&h, ballot_fs_sim_write_file(h.sim, path, bytes, len, &h.em));
+			free(bytes);
+		}
+		char where[BALLOT_STORAGE_PATH_MAX + 64];
+		snprintf(where, sizeof where, "%s at offset %llu:", path, (unsigned long long)m.offset[12]);
+		for (uint64_t bit = m.offset[12] * 8; bit < (m.offset[12] + m.size[12]) * 8; bit++) {
+			CHECK_OK(&h, ballot_fs_sim_flip_bit(h.sim, path, bit, &h.em));
+			int rc = harness_open(&h);
+			if (rc == 0)
+				fail_msg("bit %llu of record 12 flipped (%s): recovered %zu entries", (unsigned long long)bit,
+					 torn_behind ? "torn write behind" : "nothing behind", h.rec.state.entry_count);
+			assert_int_equal(rc, BALLOT_ECORRUPT);
+			if (strstr(h.em.text, where) == NULL)
+				fail_msg("bit %llu: message lacks '%s': %s", (unsigned long long)bit, where, h.em.text);
+			CHECK_OK(&h, ballot_fs_sim_flip_bit(h.sim, path, bit, &h.em)); /* undo */
+		}
+		harness_open_ok(&h); /* undamaged, it recovers: 1..12, and the torn write is cut */
+		expect_entries(&h, 1, 12, term_1, 0, len_varied);
+		assert_int_equal(harness_warned(&h, "torn record"), torn_behind);
+		harness_free(&h);
+	}
+}
+
+/* A running storage reads back the record before a cut (for its term); if a bit flipped in
+ * it since it was written, the truncation fails with BALLOT_ECORRUPT and the storage is
+ * failed (restart: recovery refuses the damage), instead of a wrong term or an abort. */
+static void storage_truncate_reads_back_a_damaged_record_as_corrupt(void **state)
+{
+	(void)state;
+	/* Bits in record 9's index, term and payload. */
+	const uint64_t at[] = {16 * 8 + 2, 24 * 8 + 1, (REC_HEADER_BYTES + 5) * 8};
+	for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
+		harness h;
+		harness_init(&h, 18, BALLOT_WAL_SEGMENT_BYTES_MIN * 4);
+		harness_open_ok(&h);
+		append_range(&h, 1, 10, 1, 0, len_100);
+		CHECK_OK(&h, ballot_storage_sync(h.s, &h.em));
+		record_map m;
+		map_records(&h, &m);
+		char path[BALLOT_STORAGE_PATH_MAX];
+		record_path(&h, &m, 9, path);
+		CHECK_OK(&h, ballot_fs_sim_flip_bit(h.sim, path, m.offset[9] * 8 + at[k], &h.em));
+		assert_int_equal(ballot_storage_truncate(h.s, 10, &h.em), BALLOT_ECORRUPT);
+		char where[BALLOT_STORAGE_PATH_MAX + 64];
+		snprintf(where, sizeof where, "%s at offset %llu: reading back the record of index 9", path,
+			 (unsigned long long)m.offset[9]);
+		if (strstr(h.em.text, where) == NULL)
+			fail_msg("message lacks '%s': %s", where, h.em.text);
+		ballot_storage_status st;
+		ballot_storage_status_get(h.s, &st);
+		assert_true(st.failed);
+		ballot_entry e = entry_new(10, 2, 0, 100);
+		assert_int_equal(ballot_storage_append(h.s, &e, 1, &h.em), BALLOT_EIO);
+		entries_free(&e, 1);
+		assert_int_equal(harness_open(&h), BALLOT_ECORRUPT);
+		harness_free(&h);
+	}
 }
 
 static void storage_flipped_bit_in_segment_header_is_corrupt(void **state)
@@ -1209,6 +1300,86 @@ static void fs_sim_process_crash_keeps_the_page_cache_until_power_loss(void **st
 	ballot_fs_sim_free(sim);
 }
 
+/* Which bit of (file, byte) differs between two images of a file; -1 if none, -2 if more. */
+static int differing_bit(const unsigned char *a, const unsigned char *b, size_t len, size_t *byte)
+{
+	int found = -1;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char x = a[i] ^ b[i];
+		if (x == 0)
+			continue;
+		if (found != -1 || (x & (x - 1)) != 0)
+			return -2;
+		found = __builtin_ctz(x);
+		*byte = i;
+	}
+	return found;
+}
+
+/* Flips land on one bit of one file of the directory (never elsewhere), spread over its
+ * files, its data, its last bytes of data and its zeros; the same seed flips the same bits. */
+static void fs_sim_flip_in_dir_flips_one_bit_of_one_file(void **state)
+{
+	(void)state;
+	static const char *const names[] = {"/d/a", "/d/b", "/d/sub/c", "/other"};
+	unsigned char image[4][2048] = {{0}};
+	memset(image[0], 0xA5, 1000); /* data, then 1048 bytes of zeros */
+	memset(image[1], 0x3C, 300);
+	memset(image[2], 0x77, 2048);
+	memset(image[3], 0x77, 2048);
+	ballot_fs_sim *sim, *twin;
+	assert_int_equal(ballot_fs_sim_new(&sim, 9), 0);
+	assert_int_equal(ballot_fs_sim_new(&twin, 9), 0);
+	ballot_errmsg em;
+	bool created;
+	for (int k = 0; k < 2; k++) {
+		ballot_fs_sim *s = k ? twin : sim;
+		assert_int_equal(ballot_fs_mkdir(ballot_fs_sim_fs(s), "/d", &created, &em), 0);
+		assert_int_equal(ballot_fs_mkdir(ballot_fs_sim_fs(s), "/d/sub", &created, &em), 0);
+		assert_int_equal(ballot_fs_mkdir(ballot_fs_sim_fs(s), "/empty", &created, &em), 0);
+		for (int i = 0; i < 4; i++)
+			assert_int_equal(ballot_fs_sim_write_file(s, names[i], image[i], sizeof image[i], &em), 0);
+	}
+	unsigned hits[2] = {0}, in_tail = 0, in_zeros = 0;
+	for (int trial = 0; trial < 400; trial++) {
+		char path[64], twin_path[64];
+		uint64_t bit, twin_bit;
+		assert_int_equal(ballot_fs_sim_flip_in_dir(sim, "/d", path, sizeof path, &bit, &em), 0);
+		assert_int_equal(ballot_fs_sim_flip_in_dir(twin, "/d", twin_path, sizeof twin_path, &twin_bit, &em), 0);
+		assert_string_equal(path, twin_path);
+		assert_int_equal(bit, twin_bit);
+		int changed = -1;
+		for (int i = 0; i < 4; i++) {
+			unsigned char now[2048 + 1]; /* read_all ends it with a NUL */
+			assert_int_equal(read_all(sim, names[i], (char *)now, sizeof now), 2048);
+			size_t byte = 0;
+			int b = differing_bit(image[i], now, 2048, &byte);
+			if (b == -1)
+				continue;
+			assert_int_equal(changed, -1); /* one file only */
+			assert_true(i < 2);            /* directly in /d */
+			assert_string_equal(path, names[i]);
+			assert_int_equal(bit, byte * 8 + (uint64_t)b);
+			changed = i;
+			size_t data = i == 0 ? 1000 : 300;
+			in_tail += byte < data && byte >= data - BALLOT_FS_SIM_FLIP_TAIL_BYTES;
+			in_zeros += byte >= data;
+		}
+		assert_true(changed >= 0);
+		hits[changed]++;
+		assert_int_equal(ballot_fs_sim_flip_bit(sim, path, bit, &em), 0); /* undo */
+		assert_int_equal(ballot_fs_sim_flip_bit(twin, path, bit, &em), 0);
+	}
+	assert_true(hits[0] > 120 && hits[1] > 120);
+	/* Aimed at the last 256 bytes of data a quarter of the time (and by chance otherwise);
+	 * at the zeros only when aimed anywhere (a quarter of the time, times their share). */
+	assert_true(in_tail > 100);
+	assert_true(in_zeros > 20 && in_zeros < 100);
+	assert_int_equal(ballot_fs_sim_flip_in_dir(sim, "/empty", NULL, 0, NULL, &em), BALLOT_EINVAL);
+	ballot_fs_sim_free(sim);
+	ballot_fs_sim_free(twin);
+}
+
 /* ---- the real disk ------------------------------------------------------------------------------ */
 
 static void remove_tree(const char *dir)
@@ -1310,6 +1481,8 @@ int main(void)
 		cmocka_unit_test(storage_torn_last_record_cut_with_warning),
 		cmocka_unit_test(storage_zeroed_record_leftovers_or_corruption),
 		cmocka_unit_test(storage_flipped_bit_in_middle_record_is_corrupt),
+		cmocka_unit_test(storage_flipped_bit_in_last_record_is_corrupt_never_cut),
+		cmocka_unit_test(storage_truncate_reads_back_a_damaged_record_as_corrupt),
 		cmocka_unit_test(storage_flipped_bit_in_segment_header_is_corrupt),
 		cmocka_unit_test(storage_flipped_bit_in_one_hard_state_copy_uses_the_other),
 		cmocka_unit_test(storage_flipped_bits_in_both_hard_state_copies_are_corrupt),
@@ -1324,6 +1497,7 @@ int main(void)
 		cmocka_unit_test(fs_sim_power_loss_keeps_only_what_was_synced),
 		cmocka_unit_test(fs_sim_tear_keeps_a_prefix_of_the_last_write),
 		cmocka_unit_test(fs_sim_process_crash_keeps_the_page_cache_until_power_loss),
+		cmocka_unit_test(fs_sim_flip_in_dir_flips_one_bit_of_one_file),
 		cmocka_unit_test(storage_round_trip_on_the_real_disk),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
