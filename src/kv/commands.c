@@ -309,10 +309,14 @@ static int cmd_mget(kv_call *c)
 	return rc;
 }
 
-static int cmd_mset(kv_call *c)
+/* MSET and MSETNX key value [key value ...], as Redis's msetGenericCommand: an odd pair
+ * count is an arity error at run time; MSETNX sets nothing, and answers :0, if any of the
+ * keys exists, else sets them all (a key named twice takes its last value) and answers :1. */
+static int mset_generic(kv_call *c, bool nx)
 {
 	if (c->argc % 2 == 0)
-		return ballot_resp_error(c->reply, "ERR wrong number of arguments for 'mset' command");
+		return ballot_resp_error(c->reply, "ERR wrong number of arguments for '%s' command",
+					 nx ? "msetnx" : "mset");
 	int rc = 0;
 	for (size_t i = 1; rc == 0 && i < c->argc; i += 2) {
 		rc = check_key(c, i);
@@ -321,12 +325,26 @@ static int cmd_mset(kv_call *c)
 	}
 	if (rc != 0)
 		return finish(rc);
+	for (size_t i = 1; nx && i < c->argc; i += 2) {
+		if (find(c, i) != NULL)
+			return ballot_resp_integer(c->reply, 0);
+	}
 	for (size_t i = 1; i < c->argc; i += 2) {
 		rc = store(c, i, find(c, i), c->argv[i + 1], c->lens[i + 1]);
 		if (rc != 0)
 			return rc;
 	}
-	return reply_ok(c);
+	return nx ? ballot_resp_integer(c->reply, 1) : reply_ok(c);
+}
+
+static int cmd_mset(kv_call *c)
+{
+	return mset_generic(c, false);
+}
+
+static int cmd_msetnx(kv_call *c)
+{
+	return mset_generic(c, true);
 }
 
 static int cmd_del(kv_call *c)
@@ -340,6 +358,21 @@ static int cmd_del(kv_call *c)
 		}
 	}
 	return ballot_resp_integer(c->reply, deleted);
+}
+
+/* GETDEL key: the value, then the key is gone; a missing key answers null. */
+static int cmd_getdel(kv_call *c)
+{
+	kv_entry **link = find(c, 1);
+	if (link == NULL)
+		return ballot_resp_null(c->reply);
+	int rc = check_read_budget(c, (*link)->val_len + BULK_OVERHEAD_BYTES);
+	if (rc == 0)
+		rc = reply_entry_value(c, *link);
+	if (rc != 0)
+		return finish(rc);
+	delete(c, link);
+	return 0;
 }
 
 static int cmd_exists(kv_call *c)
@@ -651,12 +684,14 @@ static const kv_command commands[] = {
 	{"decrby", 3, false, cmd_decrby},  {"del", -2, false, cmd_del},
 	{"exists", -2, true, cmd_exists},  {"flush", -1, false, cmd_flush},
 	{"flushall", -1, false, cmd_flush}, {"flushdb", -1, false, cmd_flush},
-	{"get", 2, true, cmd_get},         {"getset", 3, false, cmd_getset},
-	{"incr", 2, false, cmd_incr},      {"incrby", 3, false, cmd_incrby},
-	{"keys", 2, true, cmd_keys},       {"mget", -2, true, cmd_mget},
-	{"mset", -3, false, cmd_mset},     {"scan", -2, true, cmd_scan},
+	{"get", 2, true, cmd_get},         {"getdel", 2, false, cmd_getdel},
+	{"getset", 3, false, cmd_getset},  {"incr", 2, false, cmd_incr},
+	{"incrby", 3, false, cmd_incrby},  {"keys", 2, true, cmd_keys},
+	{"mget", -2, true, cmd_mget},      {"mset", -3, false, cmd_mset},
+	{"msetnx", -3, false, cmd_msetnx}, {"scan", -2, true, cmd_scan},
 	{"set", -3, false, cmd_set},       {"setnx", 3, false, cmd_setnx},
 	{"strlen", 2, true, cmd_strlen},   {"type", 2, true, cmd_type},
+	{"unlink", -2, false, cmd_del},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
