@@ -439,6 +439,24 @@ static size_t append_capacity(size_t need)
 	return cap < BALLOT_KV_VALUE_MAX_BYTES ? cap : BALLOT_KV_VALUE_MAX_BYTES;
 }
 
+/* Gives the entry at link room for a value of `need` bytes, keeping its bytes; the entry
+ * may move (link is updated). Returns 0, or BALLOT_ENOMEM with nothing changed.
+ * Precondition: need <= BALLOT_KV_VALUE_MAX_BYTES. */
+static int reserve_value(kv_entry **link, size_t need)
+{
+	kv_entry *e = *link;
+	BALLOT_ASSERT(need <= BALLOT_KV_VALUE_MAX_BYTES);
+	if (need <= e->val_cap)
+		return 0;
+	size_t cap = append_capacity(need);
+	kv_entry *grown = realloc(e, offsetof(kv_entry, bytes) + e->key_len + cap);
+	if (grown == NULL)
+		return BALLOT_ENOMEM;
+	grown->val_cap = (uint32_t)cap;
+	*link = grown;
+	return 0;
+}
+
 static int cmd_append(kv_call *c)
 {
 	kv_entry **link = find(c, 1);
@@ -450,23 +468,92 @@ static int cmd_append(kv_call *c)
 			rc = store(c, 1, NULL, c->argv[2], c->lens[2]);
 		return rc != 0 ? finish(rc) : ballot_resp_integer(c->reply, (int64_t)c->lens[2]);
 	}
-	kv_entry *e = *link;
-	uint64_t need = (uint64_t)e->val_len + c->lens[2];
+	uint64_t need = (uint64_t)(*link)->val_len + c->lens[2];
 	int rc = check_value_size(c, need);
+	if (rc == 0)
+		rc = reserve_value(link, (size_t)need);
 	if (rc != 0)
 		return finish(rc);
-	if (need > e->val_cap) {
-		size_t cap = append_capacity((size_t)need);
-		kv_entry *grown = realloc(e, offsetof(kv_entry, bytes) + e->key_len + cap);
-		if (grown == NULL)
-			return BALLOT_ENOMEM;
-		grown->val_cap = (uint32_t)cap;
-		*link = e = grown;
-	}
+	kv_entry *e = *link;
 	if (c->lens[2] > 0)
 		memcpy(kv_entry_val(e) + e->val_len, c->argv[2], c->lens[2]);
 	e->val_len = (uint32_t)need;
 	return ballot_resp_integer(c->reply, (int64_t)need);
+}
+
+/* GETRANGE key start end (and its old name SUBSTR): the bytes from start to end inclusive,
+ * as Redis's getrangeCommand: negative indexes count from the end; both negative with
+ * start past end is empty; then each is clamped to 0, end to the last byte; start past
+ * end, or an empty value, is empty. A missing key answers an empty string, not null. */
+static int cmd_getrange(kv_call *c)
+{
+	int64_t start, end;
+	if (!ballot_parse_ll(c->argv[2], c->lens[2], &start) || !ballot_parse_ll(c->argv[3], c->lens[3], &end))
+		return reply_not_integer(c);
+	kv_entry **link = find(c, 1);
+	int64_t len = link != NULL ? (int64_t)(*link)->val_len : 0;
+	if (start < 0 && end < 0 && start > end)
+		return ballot_resp_bulk(c->reply, "", 0);
+	/* len <= BALLOT_KV_VALUE_MAX_BYTES, so len + a negative index cannot overflow. */
+	if (start < 0)
+		start = len + start;
+	if (end < 0)
+		end = len + end;
+	if (start < 0)
+		start = 0;
+	if (end < 0)
+		end = 0;
+	if (end >= len)
+		end = len - 1;
+	if (start > end || len == 0)
+		return ballot_resp_bulk(c->reply, "", 0);
+	int rc = check_read_budget(c, (uint64_t)(end - start + 1) + BULK_OVERHEAD_BYTES);
+	if (rc != 0)
+		return finish(rc);
+	return ballot_resp_bulk(c->reply, kv_entry_val_const(*link) + start, (size_t)(end - start + 1));
+}
+
+/* SETRANGE key offset value: writes value at offset, padding with zero bytes, as Redis's
+ * setrangeCommand; answers the new length. An empty value changes nothing (a missing key
+ * stays missing) and answers the current length. */
+static int cmd_setrange(kv_call *c)
+{
+	int64_t offset;
+	if (!ballot_parse_ll(c->argv[2], c->lens[2], &offset))
+		return reply_not_integer(c);
+	if (offset < 0)
+		return ballot_resp_error(c->reply, "ERR offset is out of range");
+	kv_entry **link = find(c, 1);
+	size_t add = c->lens[3];
+	if (add == 0)
+		return ballot_resp_integer(c->reply, link != NULL ? (int64_t)(*link)->val_len : 0);
+	int rc = link == NULL ? check_key(c, 1) : 0;
+	if (rc != 0)
+		return finish(rc);
+	/* Redis's words, with ballot's limit in place of proto-max-bulk-len; offset + add
+	 * cannot wrap: both are below 2^63. */
+	uint64_t need = (uint64_t)offset + add;
+	if (need > BALLOT_KV_VALUE_MAX_BYTES)
+		return ballot_resp_error(c->reply, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+	if (link == NULL) {
+		kv_entry *fresh = kv_entry_new(c->argv[1], c->lens[1], kv_hash(c->argv[1], c->lens[1]), NULL, 0,
+					       (size_t)need);
+		if (fresh == NULL)
+			return BALLOT_ENOMEM;
+		kv_table_insert(writable(c), fresh);
+		link = find(c, 1);
+		BALLOT_ASSERT(link != NULL);
+	}
+	rc = reserve_value(link, (size_t)need);
+	if (rc != 0)
+		return rc;
+	kv_entry *e = *link;
+	if ((uint64_t)offset > e->val_len)
+		memset(kv_entry_val(e) + e->val_len, 0, (size_t)offset - e->val_len);
+	memcpy(kv_entry_val(e) + offset, c->argv[3], add);
+	if (need > e->val_len)
+		e->val_len = (uint32_t)need;
+	return ballot_resp_integer(c->reply, (int64_t)e->val_len);
 }
 
 static int cmd_strlen(kv_call *c)
@@ -685,13 +772,14 @@ static const kv_command commands[] = {
 	{"exists", -2, true, cmd_exists},  {"flush", -1, false, cmd_flush},
 	{"flushall", -1, false, cmd_flush}, {"flushdb", -1, false, cmd_flush},
 	{"get", 2, true, cmd_get},         {"getdel", 2, false, cmd_getdel},
-	{"getset", 3, false, cmd_getset},  {"incr", 2, false, cmd_incr},
-	{"incrby", 3, false, cmd_incrby},  {"keys", 2, true, cmd_keys},
-	{"mget", -2, true, cmd_mget},      {"mset", -3, false, cmd_mset},
-	{"msetnx", -3, false, cmd_msetnx}, {"scan", -2, true, cmd_scan},
-	{"set", -3, false, cmd_set},       {"setnx", 3, false, cmd_setnx},
-	{"strlen", 2, true, cmd_strlen},   {"type", 2, true, cmd_type},
-	{"unlink", -2, false, cmd_del},
+	{"getrange", 4, true, cmd_getrange}, {"getset", 3, false, cmd_getset},
+	{"incr", 2, false, cmd_incr},      {"incrby", 3, false, cmd_incrby},
+	{"keys", 2, true, cmd_keys},       {"mget", -2, true, cmd_mget},
+	{"mset", -3, false, cmd_mset},     {"msetnx", -3, false, cmd_msetnx},
+	{"scan", -2, true, cmd_scan},      {"set", -3, false, cmd_set},
+	{"setnx", 3, false, cmd_setnx},    {"setrange", 4, false, cmd_setrange},
+	{"strlen", 2, true, cmd_strlen},   {"substr", 4, true, cmd_getrange},
+	{"type", 2, true, cmd_type},       {"unlink", -2, false, cmd_del},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
