@@ -6,6 +6,7 @@
  * return means the replica itself failed (out of memory, reply buffer full). A command
  * that refuses checks everything before it changes anything. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "ballot/limits.h"
 #include "ballot/resp.h"
 #include "common/assert.h"
+#include "kv/float.h"
 #include "kv/glob.h"
 #include "kv/kv_internal.h"
 #include "common/decimal.h"
@@ -432,6 +434,40 @@ static int cmd_decrby(kv_call *c)
 	return incr_by(c, -delta);
 }
 
+/* INCRBYFLOAT key increment, as Redis 7.0's incrbyfloatCommand: the value (absent: 0) and
+ * the increment are read as long doubles (kv/float.h), summed, and the sum is stored and
+ * answered as Redis writes it ("%.17Lf", trailing zeros cut: 10.5 + 0.1 is "10.6"). Redis
+ * then replicates a SET of that text so its replicas need not redo the arithmetic; a
+ * ballot replica redoes it, which gives the same text on every replica that shares the
+ * long double format (see kv/float.h). */
+static int cmd_incrbyfloat(kv_call *c)
+{
+	kv_entry **link = find(c, 1);
+	int rc = link == NULL ? check_key(c, 1) : 0;
+	if (rc != 0)
+		return finish(rc);
+	long double value = 0, incr;
+	if (link != NULL)
+		rc = kv_parse_ld(kv_entry_val_const(*link), (*link)->val_len, &value);
+	if (rc == 0)
+		rc = kv_parse_ld(c->argv[2], c->lens[2], &incr);
+	if (rc == BALLOT_EINVAL)
+		return ballot_resp_error(c->reply, "ERR value is not a valid float");
+	if (rc != 0)
+		return rc;
+	value += incr;
+	if (isnan(value) || isinf(value))
+		return ballot_resp_error(c->reply, "ERR increment would produce NaN or Infinity");
+	char text[KV_LD_CHARS_MAX];
+	size_t len;
+	rc = kv_format_ld(value, text, &len);
+	if (rc == 0)
+		rc = store(c, 1, link, text, len);
+	if (rc != 0)
+		return rc;
+	return ballot_resp_bulk(c->reply, text, len);
+}
+
 /* The room an appended value of `need` bytes gets. */
 static size_t append_capacity(size_t need)
 {
@@ -774,6 +810,7 @@ static const kv_command commands[] = {
 	{"get", 2, true, cmd_get},         {"getdel", 2, false, cmd_getdel},
 	{"getrange", 4, true, cmd_getrange}, {"getset", 3, false, cmd_getset},
 	{"incr", 2, false, cmd_incr},      {"incrby", 3, false, cmd_incrby},
+	{"incrbyfloat", 3, false, cmd_incrbyfloat},
 	{"keys", 2, true, cmd_keys},       {"mget", -2, true, cmd_mget},
 	{"mset", -3, false, cmd_mset},     {"msetnx", -3, false, cmd_msetnx},
 	{"scan", -2, true, cmd_scan},      {"set", -3, false, cmd_set},

@@ -2,6 +2,7 @@
  * UNLINK, MSETNX, GETRANGE/SUBSTR, SETRANGE, INCRBYFLOAT, RENAME/RENAMENX, RANDOMKEY, and
  * the expiry commands a store whose keys never expire answers. Every expected reply is the
  * one redis-server 7.0 gives (tests/system/kv_vs_redis.sh compares the two live). */
+#include <locale.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -254,6 +255,114 @@ static void setrange_errors_match_redis(void **state)
 	assert_string_equal(run(kv, "SETRANGE k 0"), "-ERR wrong number of arguments for 'setrange' command\r\n");
 }
 
+/* --- INCRBYFLOAT ------------------------------------------------------------------------ */
+
+/* INCRBYFLOAT key increment with any bytes as the increment. */
+static const char *incrbyfloat(ballot_kv *kv, const char *key, const char *incr, size_t len)
+{
+	return run3(kv, "INCRBYFLOAT", key, incr, len);
+}
+
+static void incrbyfloat_formats_the_sum_as_redis_does(void **state)
+{
+	ballot_kv *kv = *state;
+	/* The cases of Redis's documentation and a few of its test suite's. */
+	run(kv, "SET a 10.50");
+	assert_string_equal(run(kv, "INCRBYFLOAT a 0.1"), "$4\r\n10.6\r\n");
+	assert_string_equal(run(kv, "INCRBYFLOAT a -5"), "$3\r\n5.6\r\n");
+	assert_string_equal(run(kv, "GET a"), "$3\r\n5.6\r\n");
+	run(kv, "SET b 5.0e3");
+	assert_string_equal(run(kv, "INCRBYFLOAT b 2.0e2"), "$4\r\n5200\r\n");
+	run(kv, "SET c 3.0e3");
+	assert_string_equal(run(kv, "INCRBYFLOAT c 0"), "$4\r\n3000\r\n");
+	assert_string_equal(run(kv, "INCRBYFLOAT n 0.1"), "$3\r\n0.1\r\n");
+	assert_string_equal(run(kv, "INCRBYFLOAT n 0.2"), "$3\r\n0.3\r\n");
+	assert_string_equal(run(kv, "INCRBYFLOAT i 3"), "$1\r\n3\r\n");
+	assert_string_equal(run(kv, "INCRBYFLOAT i -4"), "$2\r\n-1\r\n");
+	assert_string_equal(run(kv, "INCRBYFLOAT x 1.23456789012345678901234"), "$19\r\n1.23456789012345679\r\n");
+	/* Fixed-point, never an exponent. */
+	assert_string_equal(run(kv, "INCRBYFLOAT big 1e20"), "$21\r\n100000000000000000000\r\n");
+	assert_string_equal(run(kv, "INCRBYFLOAT j 123456789012345678901234567890"),
+			    "$30\r\n123456789012345678899921813504\r\n");
+	/* Under the 17th decimal: 0, never "-0"; at it, the digits show. */
+	assert_string_equal(run(kv, "INCRBYFLOAT tiny -0.0000000000000000001"), "$1\r\n0\r\n");
+	assert_string_equal(run(kv, "INCRBYFLOAT zero -0"), "$1\r\n0\r\n");
+	assert_string_equal(run(kv, "INCRBYFLOAT small -6e-18"), "$20\r\n-0.00000000000000001\r\n");
+	/* strtold's other forms: hexadecimal, a bare point, a denormal. */
+	assert_string_equal(run(kv, "INCRBYFLOAT h 0x10"), "$2\r\n16\r\n");
+	assert_string_equal(run(kv, "INCRBYFLOAT p 1."), "$1\r\n1\r\n");
+	assert_string_equal(run(kv, "INCRBYFLOAT p .5"), "$3\r\n1.5\r\n");
+	assert_string_equal(run(kv, "INCRBYFLOAT p +.5"), "$1\r\n2\r\n");
+	assert_string_equal(run(kv, "INCRBYFLOAT d 1e-4940"), "$1\r\n0\r\n");
+	/* The huge: every digit of 1e4000 as a long double (9.99...e3999). */
+	run(kv, "INCRBYFLOAT huge 1e4000");
+	assert_int_equal(reply.len, strlen("$4000\r\n") + 4000 + 2);
+	assert_memory_equal(reply.data, "$4000\r\n99999999999999999999654638730996237849324925835069", 56);
+}
+
+static void incrbyfloat_refuses_what_redis_refuses(void **state)
+{
+	ballot_kv *kv = *state;
+	const char *bad[] = {"abc", " 1", "1 ", "1.5abc", "1e", "nan", "NaN", "1e5000", "1e-5000", "", "-"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_string_equal(incrbyfloat(kv, "k", bad[i], strlen(bad[i])), "-ERR value is not a valid float\r\n");
+	/* A NUL byte anywhere. */
+	assert_string_equal(incrbyfloat(kv, "k", "1\0x", 3), "-ERR value is not a valid float\r\n");
+	assert_string_equal(incrbyfloat(kv, "k", "\0", 1), "-ERR value is not a valid float\r\n");
+	/* Texts of 5 KiB or more are no numbers, even "0000...1". */
+	char digits[5 * 1024];
+	memset(digits, '0', sizeof digits);
+	digits[sizeof digits - 1] = '1';
+	assert_string_equal(incrbyfloat(kv, "k", digits, sizeof digits), "-ERR value is not a valid float\r\n");
+	assert_string_equal(incrbyfloat(kv, "k", digits + 1, sizeof digits - 1), "$1\r\n1\r\n");
+	/* The stored value is read the same way. */
+	run(kv, "SET s hello");
+	assert_string_equal(run(kv, "INCRBYFLOAT s 1"), "-ERR value is not a valid float\r\n");
+	assert_string_equal(run(kv, "GET s"), "$5\r\nhello\r\n");
+	assert_string_equal(run(kv, "INCRBYFLOAT k"), "-ERR wrong number of arguments for 'incrbyfloat' command\r\n");
+}
+
+static void incrbyfloat_refuses_an_infinite_sum(void **state)
+{
+	ballot_kv *kv = *state;
+	const char *words = "-ERR increment would produce NaN or Infinity\r\n";
+	assert_string_equal(run(kv, "INCRBYFLOAT k inf"), words);
+	assert_string_equal(run(kv, "INCRBYFLOAT k -Infinity"), words);
+	assert_string_equal(run(kv, "EXISTS k"), ":0\r\n");
+	run(kv, "SET i inf");
+	assert_string_equal(run(kv, "INCRBYFLOAT i 1"), words);
+	assert_string_equal(run(kv, "INCRBYFLOAT i -inf"), words);
+	assert_string_equal(run(kv, "GET i"), "$3\r\ninf\r\n");
+	/* Overflow of the long double sum. */
+	assert_string_equal(run(kv, "INCRBYFLOAT m -1e4932"), "$4934\r\n-1000000000000000000006018949387963891323837774254533114773785041352533019486608722407533327779433142773666525563666277682061860906440460336623416164931097542108653623739947237824273607755646282077337746770628281083461244709457643633409272844851420914666765408339856497738306756454137037618440476182982865954054046320908299555942321302503320602080070208203623921079151881460203745014774931620490030394998719312614654064081373493248877120892455186383753439197870978041502797716880193955403107721911638646256939484197293128160329482360996995779489224859264034146949087194820794222433687849284561987230134006305414553626323614864479565079390052761980633463640128979696615362545507608303960553830866145592644372289102918602696741767741297153998359263135897985849697638678310586803720024647593066044070323761747439375151949994191528876172274034561238465689530914002496208547488452249219821049217690359246594326188537200846025476936856707726986425804304053688317572380292690880454677852210458790733177421098965346383845533016192965653377533421097553773202105452559589360227732550843545717469715211293029277100649951579279463212875228768700827274629951331584994203243708412190948315614798641721054158397351395747758548328754270534225721361640356227816080094892433366902417454242382629232277544026609640255325557814321580325340352330660617642326696140257239552549121071985189443846777623334881929189773707008403466595204838733621633273383631944856989484138444978386656058755310848833689791896484998847550364264104800800578245511762594691161545730891319744107953897993101008217601269310629890308357893793344340072837782716410520818640099771094401772024731084835860689936533035726854175396195351768096519310944631445923638053214575993378468775292865871435742249777979822775014324475845899615096380079899099538453121043851821349178371736640702645304284254885437611441690360616466368202194307769462209963387690446576691969551571041941288302648912827345194286271122230347823246073498285153708579500062656222714954113329293953346495615947784091175883554988117167387650681525781361864450364992605079129770604793291076559668041153558254765774288831330658676910296506538343982699076824147706077401185501337053676875440863113630172067902223837838525802181406003942606507609826320015193807633035586661539150425605940691768637845815434184585255915074081317250319572700370579877977177644345205933505850374212779064837146242765034714569464306865784829936445754893825213995710137567750342556762329137973387913047300554841737506800154984198686923965286147079273203561004647365286049876790788288301130050437207489067798842078443360167772245834103629301041345252122743437501935254370757049878526838283810705343010153283985958550741661374001212323172562230037290597675029278865489570268803618001520280748588481858632332145422181524500970533738858652881625738158955840469334830106366243262210429210258173978186522208306814207038831590332622155464159216193005478809313772661406449321989529908990407599717265354887081027622412165764793106246309910984757869627982700885055259900973567128498437782671492610351088858271463387495833021819318548705558606395846070390500323204636339383655528123657438115225035433947543876805317781492691295772410403746456774175666884503175504415270824258750305653788473882671038340481278188648013647450190431469737277008003041204693859153544058059108384516541261521127088116402349679151317227395183628490922161336429757386698401928682323657056924758648793848799822907606679071280964393541325129231682456669123450140879120137931548652537601508656209183486928384515842973760163601756230697826779237275078471824258664382133759876151537532598429521999758431018087001817485300919479583171049967781322202936864648780744025361452947117776701129210049872555316467204668470989130203733391349501708713181244068921199587314823974568234174792429139799088587794666528769986602820375968045445209219875596678877912103336949894142378173648692130854177898020194629670311101994938157038765957014792056173739623614871557317714453597336202068774935086409386414223375141765601758268418764114651053088281009248246110195084364468926837572992870110411414878770616397817334529367403238061699632089293543118185299881280463481800696201966723511922556078483839325067415562633057448408746541808590342228476964416681055875561781810005936328191844815915658719683522845979901018335050006246392027657149580332319739660376707180429166280658258434773362764563277134220525779869893832824866422909928484939374964071386248088592408142723646533801882861736205992781965360090000802821408763787641023437653119263757280212773694655213507075717622521160227187157631635583682130089364682543007292042009976150135189415923413244100006421082817394988300265734422677548100741829682842668334472314928702968616204691717366798642916146473018363370523427203416579250811577900985980957404830019403600361860520985937973506956557739754741783354728589350876379371163141086538418113791886622720\r\n");
+	assert_string_equal(run(kv, "INCRBYFLOAT m -1e4932"), words);
+	assert_int_equal(ballot_kv_count(kv), 2);
+}
+
+/* A program embedding ballot may set a locale whose decimal point is a comma; replicas and
+ * Redis still read and write a point. Skipped where no such locale is installed (one can
+ * be made: localedef -i de_DE -f UTF-8 DIR/de_DE.UTF-8, then run with LOCPATH=DIR). */
+static void incrbyfloat_ignores_the_program_locale(void **state)
+{
+	ballot_kv *kv = *state;
+	const char *names[] = {"de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8", "fr_FR.utf8"};
+	const char *set = NULL;
+	for (size_t i = 0; set == NULL && i < sizeof names / sizeof names[0]; i++)
+		set = setlocale(LC_NUMERIC, names[i]);
+	if (set == NULL)
+		skip();
+	run(kv, "SET a 10.5");
+	const char *sum = run(kv, "INCRBYFLOAT a 0.1");
+	char got[64];
+	snprintf(got, sizeof got, "%s", sum);
+	const char *comma = run(kv, "INCRBYFLOAT a 1,5");
+	char got_comma[64];
+	snprintf(got_comma, sizeof got_comma, "%s", comma);
+	setlocale(LC_NUMERIC, "C");
+	assert_string_equal(got, "$4\r\n10.6\r\n");
+	assert_string_equal(got_comma, "-ERR value is not a valid float\r\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -267,6 +376,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(setrange_overwrites_and_pads_with_zero_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(setrange_with_an_empty_value_changes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(setrange_errors_match_redis, setup, teardown),
+		cmocka_unit_test_setup_teardown(incrbyfloat_formats_the_sum_as_redis_does, setup, teardown),
+		cmocka_unit_test_setup_teardown(incrbyfloat_refuses_what_redis_refuses, setup, teardown),
+		cmocka_unit_test_setup_teardown(incrbyfloat_refuses_an_infinite_sum, setup, teardown),
+		cmocka_unit_test_setup_teardown(incrbyfloat_ignores_the_program_locale, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
