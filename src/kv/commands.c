@@ -792,6 +792,112 @@ static int cmd_scan(kv_call *c)
 	return finish(rc);
 }
 
+/* RENAME and RENAMENX key newkey, as Redis's renameGenericCommand: a missing key is
+ * "no such key" (even renamed to itself); a key renamed to itself is left alone (+OK, or :0
+ * for RENAMENX); else the value moves to newkey, over an existing newkey unless RENAMENX,
+ * which then answers :0. */
+static int rename_generic(kv_call *c, bool nx)
+{
+	kv_entry **from = find(c, 1);
+	if (from == NULL)
+		return ballot_resp_error(c->reply, "ERR no such key");
+	bool same = c->lens[1] == c->lens[2] && (c->lens[1] == 0 || memcmp(c->argv[1], c->argv[2], c->lens[1]) == 0);
+	if (same)
+		return nx ? ballot_resp_integer(c->reply, 0) : reply_ok(c);
+	kv_entry **to = find(c, 2);
+	if (to != NULL && nx)
+		return ballot_resp_integer(c->reply, 0);
+	int rc = to == NULL ? check_key(c, 2) : 0;
+	if (rc != 0)
+		return finish(rc);
+	/* The source entry stays where it is while store() copies its value: a store moves
+	 * buckets and chain links, never entries. */
+	const kv_entry *src = *from;
+	rc = store(c, 2, to, kv_entry_val_const(src), src->val_len);
+	if (rc != 0)
+		return rc;
+	from = find(c, 1); /* the store may have changed the table */
+	BALLOT_ASSERT(from != NULL);
+	delete(c, from);
+	return nx ? ballot_resp_integer(c->reply, 1) : reply_ok(c);
+}
+
+static int cmd_rename(kv_call *c)
+{
+	return rename_generic(c, false);
+}
+
+static int cmd_renamenx(kv_call *c)
+{
+	return rename_generic(c, true);
+}
+
+/* RANDOMKEY: Redis picks a key at random, which replicas would not agree on, so ballot
+ * answers the first key in SCAN order (the smallest XXH3-64 hash, then bytes): an arbitrary
+ * key that depends on the keys alone, the same on every replica and after a restore, and
+ * the same on every call until the keys change. An empty store answers null. */
+static int cmd_randomkey(kv_call *c)
+{
+	const kv_entry **items;
+	size_t n;
+	uint64_t next;
+	int rc = kv_table_scan(c->rd, 0, 1, &items, &n, &next);
+	if (rc != 0)
+		return rc;
+	if (n == 0)
+		rc = ballot_resp_null(c->reply);
+	else if ((rc = check_read_budget(c, items[0]->key_len + BULK_OVERHEAD_BYTES)) == 0)
+		rc = ballot_resp_bulk(c->reply, items[0]->bytes, items[0]->key_len);
+	free(items);
+	return finish(rc);
+}
+
+/* --- Expiry: keys never expire in ballot ------------------------------------------------ */
+
+/* TTL, PTTL, EXPIRETIME, PEXPIRETIME key: -1 (no expiry) for a key, -2 for a missing one. */
+static int cmd_ttl(kv_call *c)
+{
+	return ballot_resp_integer(c->reply, find(c, 1) != NULL ? -1 : -2);
+}
+
+/* PERSIST key: 0, "no expiry was removed", whether the key exists or not. */
+static int cmd_persist(kv_call *c)
+{
+	return ballot_resp_integer(c->reply, 0);
+}
+
+/* EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT, SETEX, PSETEX: refused whatever their arguments
+ * (the argument count is checked first, as Redis does), naming the command in capitals. */
+static int cmd_expire(kv_call *c)
+{
+	char name[sizeof "PEXPIREAT"];
+	BALLOT_ASSERT(c->lens[0] < sizeof name); /* kv_run found it in the table */
+	for (size_t i = 0; i < c->lens[0]; i++) {
+		char a = c->argv[0][i];
+		name[i] = a >= 'a' && a <= 'z' ? (char)(a - 'a' + 'A') : a;
+	}
+	name[c->lens[0]] = '\0';
+	bool sets = arg_is(c, 0, "setex") || arg_is(c, 0, "psetex");
+	return ballot_resp_error(c->reply, "ERR keys do not expire in ballot: %s is not supported; %s", name,
+				 sets ? "use SET" : "keys live until deleted");
+}
+
+/* GETEX key [PERSIST]: GET, since no key has an expiry to remove; EX, PX, EXAT and PXAT are
+ * refused as in SET, anything else is a syntax error. */
+static int cmd_getex(kv_call *c)
+{
+	for (size_t i = 2; i < c->argc; i++) {
+		if (arg_is(c, i, "persist"))
+			continue;
+		if (arg_is(c, i, "ex") || arg_is(c, i, "px") || arg_is(c, i, "exat") || arg_is(c, i, "pxat"))
+			return ballot_resp_error(c->reply,
+						 "ERR keys do not expire in ballot: GETEX %.*s is not supported; use GET",
+						 (int)c->lens[i], c->argv[i]);
+		return reply_syntax_error(c);
+	}
+	return cmd_get(c);
+}
+
 /* --- The command table ------------------------------------------------------------------ */
 
 typedef struct kv_command {
@@ -802,21 +908,50 @@ typedef struct kv_command {
 } kv_command;
 
 static const kv_command commands[] = {
-	{"append", 3, false, cmd_append},  {"cas", 4, false, cmd_cas},
-	{"dbsize", 1, true, cmd_dbsize},   {"decr", 2, false, cmd_decr},
-	{"decrby", 3, false, cmd_decrby},  {"del", -2, false, cmd_del},
-	{"exists", -2, true, cmd_exists},  {"flush", -1, false, cmd_flush},
-	{"flushall", -1, false, cmd_flush}, {"flushdb", -1, false, cmd_flush},
-	{"get", 2, true, cmd_get},         {"getdel", 2, false, cmd_getdel},
-	{"getrange", 4, true, cmd_getrange}, {"getset", 3, false, cmd_getset},
-	{"incr", 2, false, cmd_incr},      {"incrby", 3, false, cmd_incrby},
+	{"append", 3, false, cmd_append},
+	{"cas", 4, false, cmd_cas},
+	{"dbsize", 1, true, cmd_dbsize},
+	{"decr", 2, false, cmd_decr},
+	{"decrby", 3, false, cmd_decrby},
+	{"del", -2, false, cmd_del},
+	{"exists", -2, true, cmd_exists},
+	{"expire", -3, false, cmd_expire},
+	{"expireat", -3, false, cmd_expire},
+	{"expiretime", 2, true, cmd_ttl},
+	{"flush", -1, false, cmd_flush},
+	{"flushall", -1, false, cmd_flush},
+	{"flushdb", -1, false, cmd_flush},
+	{"get", 2, true, cmd_get},
+	{"getdel", 2, false, cmd_getdel},
+	{"getex", -2, false, cmd_getex},
+	{"getrange", 4, true, cmd_getrange},
+	{"getset", 3, false, cmd_getset},
+	{"incr", 2, false, cmd_incr},
+	{"incrby", 3, false, cmd_incrby},
 	{"incrbyfloat", 3, false, cmd_incrbyfloat},
-	{"keys", 2, true, cmd_keys},       {"mget", -2, true, cmd_mget},
-	{"mset", -3, false, cmd_mset},     {"msetnx", -3, false, cmd_msetnx},
-	{"scan", -2, true, cmd_scan},      {"set", -3, false, cmd_set},
-	{"setnx", 3, false, cmd_setnx},    {"setrange", 4, false, cmd_setrange},
-	{"strlen", 2, true, cmd_strlen},   {"substr", 4, true, cmd_getrange},
-	{"type", 2, true, cmd_type},       {"unlink", -2, false, cmd_del},
+	{"keys", 2, true, cmd_keys},
+	{"mget", -2, true, cmd_mget},
+	{"mset", -3, false, cmd_mset},
+	{"msetnx", -3, false, cmd_msetnx},
+	{"persist", 2, false, cmd_persist},
+	{"pexpire", -3, false, cmd_expire},
+	{"pexpireat", -3, false, cmd_expire},
+	{"pexpiretime", 2, true, cmd_ttl},
+	{"psetex", 4, false, cmd_expire},
+	{"pttl", 2, true, cmd_ttl},
+	{"randomkey", 1, true, cmd_randomkey},
+	{"rename", 3, false, cmd_rename},
+	{"renamenx", 3, false, cmd_renamenx},
+	{"scan", -2, true, cmd_scan},
+	{"set", -3, false, cmd_set},
+	{"setex", 4, false, cmd_expire},
+	{"setnx", 3, false, cmd_setnx},
+	{"setrange", 4, false, cmd_setrange},
+	{"strlen", 2, true, cmd_strlen},
+	{"substr", 4, true, cmd_getrange},
+	{"ttl", 2, true, cmd_ttl},
+	{"type", 2, true, cmd_type},
+	{"unlink", -2, false, cmd_del},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])

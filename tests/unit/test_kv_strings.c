@@ -363,6 +363,180 @@ static void incrbyfloat_ignores_the_program_locale(void **state)
 	assert_string_equal(got_comma, "-ERR value is not a valid float\r\n");
 }
 
+/* --- RENAME, RENAMENX, RANDOMKEY --------------------------------------------------------- */
+
+static void rename_moves_the_value_over_any_existing_key(void **state)
+{
+	ballot_kv *kv = *state;
+	run(kv, "MSET a 1 b 2");
+	assert_string_equal(run(kv, "RENAME a c"), "+OK\r\n");
+	assert_string_equal(run(kv, "MGET a c"), "*2\r\n$-1\r\n$1\r\n1\r\n");
+	assert_string_equal(run(kv, "RENAME c b"), "+OK\r\n");
+	assert_string_equal(run(kv, "GET b"), "$1\r\n1\r\n");
+	assert_string_equal(run(kv, "DBSIZE"), ":1\r\n");
+	/* To itself: nothing changes; a missing key is an error even then. */
+	assert_string_equal(run(kv, "RENAME b b"), "+OK\r\n");
+	assert_string_equal(run(kv, "GET b"), "$1\r\n1\r\n");
+	assert_string_equal(run(kv, "RENAME zz yy"), "-ERR no such key\r\n");
+	assert_string_equal(run(kv, "RENAME zz zz"), "-ERR no such key\r\n");
+	assert_string_equal(run(kv, "EXISTS yy zz"), ":0\r\n");
+	assert_string_equal(run(kv, "RENAME b"), "-ERR wrong number of arguments for 'rename' command\r\n");
+}
+
+static void renamenx_never_overwrites(void **state)
+{
+	ballot_kv *kv = *state;
+	run(kv, "MSET a 1 b 2");
+	assert_string_equal(run(kv, "RENAMENX a b"), ":0\r\n");
+	assert_string_equal(run(kv, "MGET a b"), "*2\r\n$1\r\n1\r\n$1\r\n2\r\n");
+	assert_string_equal(run(kv, "RENAMENX a c"), ":1\r\n");
+	assert_string_equal(run(kv, "MGET a c"), "*2\r\n$-1\r\n$1\r\n1\r\n");
+	assert_string_equal(run(kv, "RENAMENX c c"), ":0\r\n");
+	assert_string_equal(run(kv, "RENAMENX zz c"), "-ERR no such key\r\n");
+	assert_string_equal(run(kv, "RENAMENX zz zz"), "-ERR no such key\r\n");
+}
+
+static void rename_keeps_long_values_and_refuses_a_key_past_the_limit(void **state)
+{
+	ballot_kv *kv = *state;
+	for (int i = 0; i < 100; i++)
+		run(kv, "APPEND long 0123456789");
+	/* Many renames, so the table grows and moves buckets under the moving entries. */
+	char line[64];
+	assert_string_equal(run(kv, "RENAME long long0"), "+OK\r\n");
+	for (int i = 1; i < 2000; i++) {
+		snprintf(line, sizeof line, "SET filler%d %d", i, i);
+		run(kv, line);
+		snprintf(line, sizeof line, "RENAME long%d long%d", i - 1, i);
+		assert_string_equal(run(kv, line), "+OK\r\n");
+	}
+	assert_string_equal(run(kv, "STRLEN long1999"), ":1000\r\n");
+	assert_string_equal(run(kv, "GETRANGE long1999 990 -1"), "$10\r\n0123456789\r\n");
+	assert_string_equal(run(kv, "DBSIZE"), ":2000\r\n");
+	char *key = malloc(BALLOT_KV_KEY_MAX_BYTES + 1);
+	assert_non_null(key);
+	memset(key, 'k', BALLOT_KV_KEY_MAX_BYTES + 1);
+	const char *argv[] = {"RENAME", "long1999", key};
+	size_t lens[] = {6, 8, BALLOT_KV_KEY_MAX_BYTES + 1};
+	assert_string_equal(apply_argv(kv, 3, argv, lens),
+			    "-ERR key of 65537 bytes is past ballot's limit of 65536 bytes\r\n");
+	assert_string_equal(run(kv, "STRLEN long1999"), ":1000\r\n");
+	free(key);
+}
+
+static void randomkey_is_one_key_every_replica_agrees_on(void **state)
+{
+	ballot_kv *kv = *state;
+	assert_string_equal(run(kv, "RANDOMKEY"), "$-1\r\n");
+	run(kv, "SET only 1");
+	assert_string_equal(run(kv, "RANDOMKEY"), "$4\r\nonly\r\n");
+	/* The first key of a SCAN, whatever order the keys came in. */
+	ballot_kv *other;
+	assert_int_equal(ballot_kv_new(&other), 0);
+	char line[64];
+	for (int i = 0; i < 500; i++) {
+		snprintf(line, sizeof line, "SET k%d v", i);
+		run(kv, line);
+		snprintf(line, sizeof line, "SET k%d v", 499 - i);
+		run(other, line);
+	}
+	run(other, "SET only 1");
+	char *first = strdup(run(kv, "RANDOMKEY"));
+	assert_string_equal(run(other, "RANDOMKEY"), first);
+	assert_string_equal(query(kv, "RANDOMKEY"), first);
+	const char *scan = query(kv, "SCAN 0 COUNT 1");
+	assert_non_null(strstr(scan, first));
+	assert_string_equal(run(kv, "RANDOMKEY x"), "-ERR wrong number of arguments for 'randomkey' command\r\n");
+	free(first);
+	ballot_kv_free(other);
+}
+
+/* --- Expiry ---------------------------------------------------------------------------- */
+
+static void ttl_is_minus_one_for_a_key_and_minus_two_for_none(void **state)
+{
+	ballot_kv *kv = *state;
+	run(kv, "SET k v");
+	const char *reads[] = {"TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME"};
+	char line[64];
+	for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++) {
+		snprintf(line, sizeof line, "%s k", reads[i]);
+		assert_string_equal(run(kv, line), ":-1\r\n");
+		assert_string_equal(query(kv, line), ":-1\r\n");
+		snprintf(line, sizeof line, "%s missing", reads[i]);
+		assert_string_equal(run(kv, line), ":-2\r\n");
+		assert_true(ballot_kv_is_readonly(reads[i], strlen(reads[i])));
+	}
+	assert_string_equal(run(kv, "TTL"), "-ERR wrong number of arguments for 'ttl' command\r\n");
+	assert_string_equal(run(kv, "PERSIST k"), ":0\r\n");
+	assert_string_equal(run(kv, "PERSIST missing"), ":0\r\n");
+	assert_string_equal(run(kv, "PERSIST"), "-ERR wrong number of arguments for 'persist' command\r\n");
+}
+
+static void expiring_commands_are_refused_after_their_arity_check(void **state)
+{
+	ballot_kv *kv = *state;
+	run(kv, "SET k v");
+	assert_string_equal(run(kv, "EXPIRE k 10"),
+			    "-ERR keys do not expire in ballot: EXPIRE is not supported; keys live until deleted\r\n");
+	assert_string_equal(run(kv, "pexpire k 10 NX"),
+			    "-ERR keys do not expire in ballot: PEXPIRE is not supported; keys live until deleted\r\n");
+	assert_string_equal(run(kv, "ExpireAt k 10"),
+			    "-ERR keys do not expire in ballot: EXPIREAT is not supported; keys live until deleted\r\n");
+	assert_string_equal(run(kv, "PEXPIREAT k x"),
+			    "-ERR keys do not expire in ballot: PEXPIREAT is not supported; keys live until deleted\r\n");
+	assert_string_equal(run(kv, "SETEX k 10 w"),
+			    "-ERR keys do not expire in ballot: SETEX is not supported; use SET\r\n");
+	assert_string_equal(run(kv, "psetex k 10 w"),
+			    "-ERR keys do not expire in ballot: PSETEX is not supported; use SET\r\n");
+	assert_string_equal(run(kv, "GET k"), "$1\r\nv\r\n");
+	assert_string_equal(run(kv, "EXPIRE k"), "-ERR wrong number of arguments for 'expire' command\r\n");
+	assert_string_equal(run(kv, "SETEX k 10"), "-ERR wrong number of arguments for 'setex' command\r\n");
+	assert_string_equal(run(kv, "PSETEX k"), "-ERR wrong number of arguments for 'psetex' command\r\n");
+}
+
+static void getex_is_get_without_expiry_options(void **state)
+{
+	ballot_kv *kv = *state;
+	run(kv, "SET k v");
+	assert_string_equal(run(kv, "GETEX k"), "$1\r\nv\r\n");
+	assert_string_equal(run(kv, "GETEX k PERSIST"), "$1\r\nv\r\n");
+	assert_string_equal(run(kv, "GETEX missing persist"), "$-1\r\n");
+	assert_string_equal(run(kv, "GETEX k EX 10"),
+			    "-ERR keys do not expire in ballot: GETEX EX is not supported; use GET\r\n");
+	assert_string_equal(run(kv, "GETEX k pxat 10"),
+			    "-ERR keys do not expire in ballot: GETEX pxat is not supported; use GET\r\n");
+	assert_string_equal(run(kv, "GETEX k bogus"), "-ERR syntax error\r\n");
+	assert_string_equal(run(kv, "GETEX"), "-ERR wrong number of arguments for 'getex' command\r\n");
+}
+
+/* Every command new here goes through a MULTI/EXEC batch like any other: checked when
+ * queued, answered inside the array. */
+static void new_commands_work_in_batches(void **state)
+{
+	ballot_kv *kv = *state;
+	const char *lines[] = {"MSETNX a 1.5 b x", "INCRBYFLOAT a 1", "SETRANGE b 2 yz", "RENAME b c",
+			       "GETRANGE c 0 -1", "GETDEL a", "TTL c", "UNLINK c"};
+	ballot_buf entry;
+	ballot_buf_init(&entry, 0);
+	ballot_kv_batch batch;
+	assert_int_equal(ballot_kv_batch_begin(&batch, &entry), 0);
+	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+		const char *argv[WORDS_MAX];
+		size_t lens[WORDS_MAX];
+		size_t argc = split(lines[i], argv, lens);
+		ballot_buf_clear(&reply);
+		assert_int_equal(ballot_kv_check(argc, argv, lens, &reply), 0);
+		assert_int_equal(ballot_kv_batch_add(&batch, argc, argv, lens), 0);
+	}
+	ballot_buf_clear(&reply);
+	assert_int_equal(ballot_kv_apply(kv, entry.data, entry.len, &reply), 0);
+	ballot_buf_free(&entry);
+	const char expect[] = "*8\r\n:1\r\n$3\r\n2.5\r\n:4\r\n+OK\r\n$4\r\nx\0yz\r\n$3\r\n2.5\r\n:-1\r\n:1\r\n";
+	assert_int_equal(reply.len, sizeof expect - 1);
+	assert_memory_equal(reply.data, expect, reply.len);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -380,6 +554,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(incrbyfloat_refuses_what_redis_refuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(incrbyfloat_refuses_an_infinite_sum, setup, teardown),
 		cmocka_unit_test_setup_teardown(incrbyfloat_ignores_the_program_locale, setup, teardown),
+		cmocka_unit_test_setup_teardown(rename_moves_the_value_over_any_existing_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(renamenx_never_overwrites, setup, teardown),
+		cmocka_unit_test_setup_teardown(rename_keeps_long_values_and_refuses_a_key_past_the_limit, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(randomkey_is_one_key_every_replica_agrees_on, setup, teardown),
+		cmocka_unit_test_setup_teardown(ttl_is_minus_one_for_a_key_and_minus_two_for_none, setup, teardown),
+		cmocka_unit_test_setup_teardown(expiring_commands_are_refused_after_their_arity_check, setup, teardown),
+		cmocka_unit_test_setup_teardown(getex_is_get_without_expiry_options, setup, teardown),
+		cmocka_unit_test_setup_teardown(new_commands_work_in_batches, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
