@@ -882,19 +882,47 @@ static int cmd_expire(kv_call *c)
 				 sets ? "use SET" : "keys live until deleted");
 }
 
-/* GETEX key [PERSIST]: GET, since no key has an expiry to remove; EX, PX, EXAT and PXAT are
- * refused as in SET, anything else is a syntax error. */
+typedef enum expiry_kind { EXPIRY_NONE, EXPIRY_EX, EXPIRY_PX, EXPIRY_EXAT, EXPIRY_PXAT } expiry_kind;
+
+static expiry_kind expiry_option(const kv_call *c, size_t i)
+{
+	if (arg_is(c, i, "ex"))
+		return EXPIRY_EX;
+	if (arg_is(c, i, "px"))
+		return EXPIRY_PX;
+	if (arg_is(c, i, "exat"))
+		return EXPIRY_EXAT;
+	if (arg_is(c, i, "pxat"))
+		return EXPIRY_PXAT;
+	return EXPIRY_NONE;
+}
+
+/* GETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST]: options parsed as Redis 7.0's
+ * parseExtendedStringArgumentsOrReply (an expiry needs its argument and may repeat, but
+ * not mix with another kind or with PERSIST; else "syntax error"); an expiry is then
+ * refused, since keys never expire, and PERSIST makes it a GET, since no key has an expiry
+ * to remove. */
 static int cmd_getex(kv_call *c)
 {
+	expiry_kind kind = EXPIRY_NONE;
+	size_t kind_arg = 0;
+	bool persist = false;
 	for (size_t i = 2; i < c->argc; i++) {
-		if (arg_is(c, i, "persist"))
-			continue;
-		if (arg_is(c, i, "ex") || arg_is(c, i, "px") || arg_is(c, i, "exat") || arg_is(c, i, "pxat"))
-			return ballot_resp_error(c->reply,
-						 "ERR keys do not expire in ballot: GETEX %.*s is not supported; use GET",
-						 (int)c->lens[i], c->argv[i]);
-		return reply_syntax_error(c);
+		expiry_kind k = expiry_option(c, i);
+		if (k == EXPIRY_NONE && arg_is(c, i, "persist") && kind == EXPIRY_NONE) {
+			persist = true;
+		} else if (k != EXPIRY_NONE && !persist && (kind == EXPIRY_NONE || kind == k) && i + 1 < c->argc) {
+			if (kind == EXPIRY_NONE)
+				kind_arg = i;
+			kind = k;
+			i++; /* its argument */
+		} else {
+			return reply_syntax_error(c);
+		}
 	}
+	if (kind != EXPIRY_NONE)
+		return ballot_resp_error(c->reply, "ERR keys do not expire in ballot: GETEX %.*s is not supported; use GET",
+					 (int)c->lens[kind_arg], c->argv[kind_arg]);
 	return cmd_get(c);
 }
 

@@ -506,7 +506,14 @@ static void getex_is_get_without_expiry_options(void **state)
 			    "-ERR keys do not expire in ballot: GETEX EX is not supported; use GET\r\n");
 	assert_string_equal(run(kv, "GETEX k pxat 10"),
 			    "-ERR keys do not expire in ballot: GETEX pxat is not supported; use GET\r\n");
-	assert_string_equal(run(kv, "GETEX k bogus"), "-ERR syntax error\r\n");
+	assert_string_equal(run(kv, "GETEX k EX 10 EX 20"),
+			    "-ERR keys do not expire in ballot: GETEX EX is not supported; use GET\r\n");
+	/* Redis's syntax errors: an unknown word, an expiry without its argument, two kinds. */
+	const char *syntax[] = {"GETEX k bogus", "GETEX k EX", "GETEX k EX 10 PX 10", "GETEX k PERSIST EX 10",
+				"GETEX k EX 10 PERSIST", "GETEX k PERSIST 10"};
+	for (size_t i = 0; i < sizeof syntax / sizeof syntax[0]; i++)
+		assert_string_equal(run(kv, syntax[i]), "-ERR syntax error\r\n");
+	assert_string_equal(run(kv, "GETEX k PERSIST persist"), "$1\r\nv\r\n");
 	assert_string_equal(run(kv, "GETEX"), "-ERR wrong number of arguments for 'getex' command\r\n");
 }
 
