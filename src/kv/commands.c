@@ -458,7 +458,7 @@ static int cmd_incrbyfloat(kv_call *c)
 	value += incr;
 	if (isnan(value) || isinf(value))
 		return ballot_resp_error(c->reply, "ERR increment would produce NaN or Infinity");
-	char text[KV_LD_CHARS_MAX];
+	char text[BALLOT_KV_FLOAT_TEXT_MAX_BYTES];
 	size_t len;
 	rc = kv_format_ld(value, text, &len);
 	if (rc == 0)

@@ -39,7 +39,7 @@ static void c_locale_leave(c_locale *l)
 
 int kv_parse_ld(const char *s, size_t len, long double *value)
 {
-	char buf[KV_LD_CHARS_MAX];
+	char buf[BALLOT_KV_FLOAT_TEXT_MAX_BYTES];
 	if (len == 0 || len >= sizeof buf)
 		return BALLOT_EINVAL;
 	memcpy(buf, s, len);
@@ -69,10 +69,10 @@ int kv_format_ld(long double v, char *out, size_t *len_out)
 	c_locale l;
 	if (!c_locale_enter(&l))
 		return BALLOT_ENOMEM;
-	int n = snprintf(out, KV_LD_CHARS_MAX, "%.17Lf", v);
+	int n = snprintf(out, BALLOT_KV_FLOAT_TEXT_MAX_BYTES, "%.17Lf", v);
 	c_locale_leave(&l);
 	BALLOT_ASSERT(n > 0);
-	BALLOT_ASSERT((size_t)n < KV_LD_CHARS_MAX); /* see KV_LD_CHARS_MAX */
+	BALLOT_ASSERT((size_t)n < BALLOT_KV_FLOAT_TEXT_MAX_BYTES); /* see limits.h */
 	size_t len = (size_t)n;
 	if (memchr(out, '.', len) != NULL) {
 		while (out[len - 1] == '0')

@@ -10,21 +10,18 @@
 
 #include <stddef.h>
 
-/* Redis's MAX_LONG_DOUBLE_CHARS: texts this long or longer are not read as numbers, and
- * every finite long double fits in a buffer of this size as "%.17Lf" (LDBL_MAX has 4933
- * integer digits). */
-#define KV_LD_CHARS_MAX (5 * 1024)
+#include "ballot/limits.h"
 
 /* Reads s[0..len) as Redis's string2ld does: strtold over the whole text, which must be
- * non-empty and shorter than KV_LD_CHARS_MAX, must not start with a space, must not be NaN,
- * overflow, or underflow to zero; a NUL byte anywhere makes it no number. Decimal and
- * hexadecimal forms, "inf" and "infinity" are accepted (in any case). Returns 0 and
- * *value; BALLOT_EINVAL (*value unchanged) for any other text; BALLOT_ENOMEM if the "C"
- * locale could not be had (the replica failed, not the text). */
+ * non-empty and shorter than BALLOT_KV_FLOAT_TEXT_MAX_BYTES, must not start with a space,
+ * must not be NaN, overflow, or underflow to zero; a NUL byte anywhere makes it no number.
+ * Decimal and hexadecimal forms, "inf" and "infinity" are accepted (in any case). Returns
+ * 0 and *value; BALLOT_EINVAL (*value unchanged) for any other text; BALLOT_ENOMEM if the
+ * "C" locale could not be had (the replica failed, not the text). */
 int kv_parse_ld(const char *s, size_t len, long double *value);
 
-/* Writes the finite value v into out[0..KV_LD_CHARS_MAX) as Redis's ld2string in human
- * mode: "%.17Lf" with the trailing zeros after the point removed, then the point if
+/* Writes the finite value v into out[0..BALLOT_KV_FLOAT_TEXT_MAX_BYTES) as Redis's ld2string
+ * in human mode: "%.17Lf" with the trailing zeros after the point removed, then the point if
  * nothing follows it, and "-0" written "0". Returns 0 and *len (out is NUL-terminated), or
  * BALLOT_ENOMEM if the "C" locale could not be had. Precondition: v is finite. */
 int kv_format_ld(long double v, char *out, size_t *len);
