@@ -89,7 +89,7 @@ CASES = {
     ],
     "getrange": [
         "SET k Hello_World", "GETRANGE k 0 4", "GETRANGE k -5 -1", "GETRANGE k 0 -1",
-        "GETRANGE k 6 100", "GETRANGE k -100 2", "GETRANGE k 0 -100", "GETRANGE k -1 -5",
+        "GETRANGE k 6 100", "GETRANGE k -100 2", "GETRANGE k 0 -100", "GETRANGE k -1 -5", "GETRANGE k -100 -200", "GETRANGE k -200 -100",
         "GETRANGE k 5 3", "GETRANGE k 10 10", "GETRANGE k 11 11", "GETRANGE k -1 -1",
         "GETRANGE k -11 -11", "GETRANGE k -12 -12", "GETRANGE k 0 0", "GETRANGE k 3 -3",
         "GETRANGE k 0 4294967297", "GETRANGE k -9223372036854775808 9223372036854775807",

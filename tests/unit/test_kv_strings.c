@@ -155,6 +155,7 @@ static void getrange_clamps_exactly_as_redis_7_0(void **state)
 	run(kv, "SET k hello");
 	/* Both negative with start past end: empty, before any clamping. */
 	assert_string_equal(run(kv, "GETRANGE k -1 -5"), "$0\r\n\r\n");
+	assert_string_equal(run(kv, "GETRANGE k -100 -200"), "$0\r\n\r\n"); /* not the first byte */
 	assert_string_equal(run(kv, "GETRANGE k 3 1"), "$0\r\n\r\n");
 	assert_string_equal(run(kv, "GETRANGE k -100 1"), "$2\r\nhe\r\n");
 	/* An end before the start of the string clamps to 0: the first byte (Redis 7.0). */
