@@ -3,10 +3,13 @@
  * Redis string semantics: keys and values are byte strings, integers are their decimal
  * text, commands are argv arrays, replies are the RESP2 bytes Redis would send, errors
  * included, so a server forwards them to clients unchanged. Commands: SET [NX|XX] [GET]
- * [KEEPTTL], SETNX, GETSET, GET, MGET, MSET, DEL, EXISTS, INCR, INCRBY, DECR, DECRBY,
- * APPEND, STRLEN, DBSIZE, FLUSHDB, FLUSHALL, FLUSH, KEYS, SCAN, TYPE, and ballot's own
- * CAS key expected new. Keys never expire. docs/kv.md describes each one, the formats and
- * the limits.
+ * [KEEPTTL], SETNX, GETSET, GET, GETDEL, GETEX [PERSIST], MGET, MSET, MSETNX, DEL, UNLINK,
+ * EXISTS, INCR, INCRBY, INCRBYFLOAT, DECR, DECRBY, APPEND, STRLEN, GETRANGE, SUBSTR,
+ * SETRANGE, RENAME, RENAMENX, RANDOMKEY, DBSIZE, FLUSHDB, FLUSHALL, FLUSH, KEYS, SCAN, TYPE,
+ * and ballot's own CAS key expected new. Keys never expire: TTL, PTTL, EXPIRETIME and
+ * PEXPIRETIME answer -1 (or -2 for a missing key), PERSIST 0, and EXPIRE, PEXPIRE,
+ * EXPIREAT, PEXPIREAT, SETEX, PSETEX are refused. docs/kv.md describes each one, the
+ * formats and the limits.
  *
  * A command reaches the store as an entry encoded by ballot_kv_encode (one command) or by
  * a batch (MULTI/EXEC: several commands applied in one entry, answered by an array). The
@@ -77,7 +80,8 @@ int ballot_kv_apply(ballot_kv *kv, const void *cmd, size_t len, ballot_buf *repl
 
 /* Answers the read-only command argv[0..argc) from the current state, without changing
  * it, for linearizable reads served outside the log (ReadIndex). Accepts GET, MGET, EXISTS,
- * STRLEN, DBSIZE, KEYS, SCAN and TYPE; any other command answers
+ * STRLEN, GETRANGE, SUBSTR, TTL, PTTL, EXPIRETIME, PEXPIRETIME, RANDOMKEY, DBSIZE, KEYS,
+ * SCAN and TYPE; any other command answers
  * "-ERR command 'x' is not read-only: ...". Returns 0, or BALLOT_ENOMEM / BALLOT_ELIMIT
  * from the reply buffer. */
 int ballot_kv_query(const ballot_kv *kv, size_t argc, const char *const *argv, const size_t *lens,

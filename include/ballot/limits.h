@@ -118,6 +118,11 @@ _Static_assert(BALLOT_RAFT_MEMBERS_MAX <= 64, "member sets are 64-bit masks");
  * snapshot, so ballot stops at 16 MiB. */
 #define BALLOT_KV_VALUE_MAX_BYTES (16u * 1024 * 1024)
 
+/* Bytes of a number INCRBYFLOAT reads, and room for the number it writes: Redis's
+ * MAX_LONG_DOUBLE_CHARS. A text this long or longer is "not a valid float", as in Redis;
+ * every finite long double written as "%.17Lf" is shorter (LDBL_MAX has 4933 digits). */
+#define BALLOT_KV_FLOAT_TEXT_MAX_BYTES (5u * 1024)
+
 /* Arguments in one command, the name included (MSET k1 v1 k2 v2 ...); Redis refuses
  * requests with more than 1024 * 1024 arguments too. */
 #define BALLOT_KV_ARGS_MAX (1024u * 1024)
@@ -202,6 +207,7 @@ _Static_assert(BALLOT_CHECK_TIMEOUT_DEFAULT_MS <= BALLOT_CHECK_TIMEOUT_MAX_MS,
 _Static_assert(BALLOT_KV_KEY_MAX_BYTES + BALLOT_KV_VALUE_MAX_BYTES + 64 <= BALLOT_KV_ENTRY_MAX_BYTES,
 	       "a SET of the largest key and value fits in one entry");
 _Static_assert(BALLOT_KV_ENTRY_MAX_BYTES <= UINT32_MAX, "entry lengths are 32-bit on the wire");
+_Static_assert(BALLOT_KV_FLOAT_TEXT_MAX_BYTES <= BALLOT_KV_VALUE_MAX_BYTES, "an INCRBYFLOAT result fits a value");
 _Static_assert(BALLOT_KV_ENTRY_MAX_BYTES + 64 <= BALLOT_RAFT_ENTRY_BYTES_MAX,
 	       "the largest key-value entry, in its session envelope, fits a Raft entry");
 _Static_assert(BALLOT_KV_VALUE_MAX_BYTES + 64 <= BALLOT_KV_REPLY_MAX_BYTES,

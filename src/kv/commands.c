@@ -6,6 +6,7 @@
  * return means the replica itself failed (out of memory, reply buffer full). A command
  * that refuses checks everything before it changes anything. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "ballot/limits.h"
 #include "ballot/resp.h"
 #include "common/assert.h"
+#include "kv/float.h"
 #include "kv/glob.h"
 #include "kv/kv_internal.h"
 #include "common/decimal.h"
@@ -309,10 +311,14 @@ static int cmd_mget(kv_call *c)
 	return rc;
 }
 
-static int cmd_mset(kv_call *c)
+/* MSET and MSETNX key value [key value ...], as Redis's msetGenericCommand: an odd pair
+ * count is an arity error at run time; MSETNX sets nothing, and answers :0, if any of the
+ * keys exists, else sets them all (a key named twice takes its last value) and answers :1. */
+static int mset_generic(kv_call *c, bool nx)
 {
 	if (c->argc % 2 == 0)
-		return ballot_resp_error(c->reply, "ERR wrong number of arguments for 'mset' command");
+		return ballot_resp_error(c->reply, "ERR wrong number of arguments for '%s' command",
+					 nx ? "msetnx" : "mset");
 	int rc = 0;
 	for (size_t i = 1; rc == 0 && i < c->argc; i += 2) {
 		rc = check_key(c, i);
@@ -321,12 +327,26 @@ static int cmd_mset(kv_call *c)
 	}
 	if (rc != 0)
 		return finish(rc);
+	for (size_t i = 1; nx && i < c->argc; i += 2) {
+		if (find(c, i) != NULL)
+			return ballot_resp_integer(c->reply, 0);
+	}
 	for (size_t i = 1; i < c->argc; i += 2) {
 		rc = store(c, i, find(c, i), c->argv[i + 1], c->lens[i + 1]);
 		if (rc != 0)
 			return rc;
 	}
-	return reply_ok(c);
+	return nx ? ballot_resp_integer(c->reply, 1) : reply_ok(c);
+}
+
+static int cmd_mset(kv_call *c)
+{
+	return mset_generic(c, false);
+}
+
+static int cmd_msetnx(kv_call *c)
+{
+	return mset_generic(c, true);
 }
 
 static int cmd_del(kv_call *c)
@@ -340,6 +360,21 @@ static int cmd_del(kv_call *c)
 		}
 	}
 	return ballot_resp_integer(c->reply, deleted);
+}
+
+/* GETDEL key: the value, then the key is gone; a missing key answers null. */
+static int cmd_getdel(kv_call *c)
+{
+	kv_entry **link = find(c, 1);
+	if (link == NULL)
+		return ballot_resp_null(c->reply);
+	int rc = check_read_budget(c, (*link)->val_len + BULK_OVERHEAD_BYTES);
+	if (rc == 0)
+		rc = reply_entry_value(c, *link);
+	if (rc != 0)
+		return finish(rc);
+	delete(c, link);
+	return 0;
 }
 
 static int cmd_exists(kv_call *c)
@@ -399,11 +434,63 @@ static int cmd_decrby(kv_call *c)
 	return incr_by(c, -delta);
 }
 
+/* INCRBYFLOAT key increment, as Redis 7.0's incrbyfloatCommand: the value (absent: 0) and
+ * the increment are read as long doubles (kv/float.h), summed, and the sum is stored and
+ * answered as Redis writes it ("%.17Lf", trailing zeros cut: 10.5 + 0.1 is "10.6"). Redis
+ * then replicates a SET of that text so its replicas need not redo the arithmetic; a
+ * ballot replica redoes it, which gives the same text on every replica that shares the
+ * long double format (see kv/float.h). */
+static int cmd_incrbyfloat(kv_call *c)
+{
+	kv_entry **link = find(c, 1);
+	int rc = link == NULL ? check_key(c, 1) : 0;
+	if (rc != 0)
+		return finish(rc);
+	long double value = 0, incr;
+	if (link != NULL)
+		rc = kv_parse_ld(kv_entry_val_const(*link), (*link)->val_len, &value);
+	if (rc == 0)
+		rc = kv_parse_ld(c->argv[2], c->lens[2], &incr);
+	if (rc == BALLOT_EINVAL)
+		return ballot_resp_error(c->reply, "ERR value is not a valid float");
+	if (rc != 0)
+		return rc;
+	value += incr;
+	if (isnan(value) || isinf(value))
+		return ballot_resp_error(c->reply, "ERR increment would produce NaN or Infinity");
+	char text[BALLOT_KV_FLOAT_TEXT_MAX_BYTES];
+	size_t len;
+	rc = kv_format_ld(value, text, &len);
+	if (rc == 0)
+		rc = store(c, 1, link, text, len);
+	if (rc != 0)
+		return rc;
+	return ballot_resp_bulk(c->reply, text, len);
+}
+
 /* The room an appended value of `need` bytes gets. */
 static size_t append_capacity(size_t need)
 {
 	size_t cap = need < APPEND_DOUBLING_BYTES_MAX ? need * 2 : need + APPEND_DOUBLING_BYTES_MAX;
 	return cap < BALLOT_KV_VALUE_MAX_BYTES ? cap : BALLOT_KV_VALUE_MAX_BYTES;
+}
+
+/* Gives the entry at link room for a value of `need` bytes, keeping its bytes; the entry
+ * may move (link is updated). Returns 0, or BALLOT_ENOMEM with nothing changed.
+ * Precondition: need <= BALLOT_KV_VALUE_MAX_BYTES. */
+static int reserve_value(kv_entry **link, size_t need)
+{
+	kv_entry *e = *link;
+	BALLOT_ASSERT(need <= BALLOT_KV_VALUE_MAX_BYTES);
+	if (need <= e->val_cap)
+		return 0;
+	size_t cap = append_capacity(need);
+	kv_entry *grown = realloc(e, offsetof(kv_entry, bytes) + e->key_len + cap);
+	if (grown == NULL)
+		return BALLOT_ENOMEM;
+	grown->val_cap = (uint32_t)cap;
+	*link = grown;
+	return 0;
 }
 
 static int cmd_append(kv_call *c)
@@ -417,23 +504,92 @@ static int cmd_append(kv_call *c)
 			rc = store(c, 1, NULL, c->argv[2], c->lens[2]);
 		return rc != 0 ? finish(rc) : ballot_resp_integer(c->reply, (int64_t)c->lens[2]);
 	}
-	kv_entry *e = *link;
-	uint64_t need = (uint64_t)e->val_len + c->lens[2];
+	uint64_t need = (uint64_t)(*link)->val_len + c->lens[2];
 	int rc = check_value_size(c, need);
+	if (rc == 0)
+		rc = reserve_value(link, (size_t)need);
 	if (rc != 0)
 		return finish(rc);
-	if (need > e->val_cap) {
-		size_t cap = append_capacity((size_t)need);
-		kv_entry *grown = realloc(e, offsetof(kv_entry, bytes) + e->key_len + cap);
-		if (grown == NULL)
-			return BALLOT_ENOMEM;
-		grown->val_cap = (uint32_t)cap;
-		*link = e = grown;
-	}
+	kv_entry *e = *link;
 	if (c->lens[2] > 0)
 		memcpy(kv_entry_val(e) + e->val_len, c->argv[2], c->lens[2]);
 	e->val_len = (uint32_t)need;
 	return ballot_resp_integer(c->reply, (int64_t)need);
+}
+
+/* GETRANGE key start end (and its old name SUBSTR): the bytes from start to end inclusive,
+ * as Redis's getrangeCommand: negative indexes count from the end; both negative with
+ * start past end is empty; then each is clamped to 0, end to the last byte; start past
+ * end, or an empty value, is empty. A missing key answers an empty string, not null. */
+static int cmd_getrange(kv_call *c)
+{
+	int64_t start, end;
+	if (!ballot_parse_ll(c->argv[2], c->lens[2], &start) || !ballot_parse_ll(c->argv[3], c->lens[3], &end))
+		return reply_not_integer(c);
+	kv_entry **link = find(c, 1);
+	int64_t len = link != NULL ? (int64_t)(*link)->val_len : 0;
+	if (start < 0 && end < 0 && start > end)
+		return ballot_resp_bulk(c->reply, "", 0);
+	/* len <= BALLOT_KV_VALUE_MAX_BYTES, so len + a negative index cannot overflow. */
+	if (start < 0)
+		start = len + start;
+	if (end < 0)
+		end = len + end;
+	if (start < 0)
+		start = 0;
+	if (end < 0)
+		end = 0;
+	if (end >= len)
+		end = len - 1;
+	if (start > end || len == 0)
+		return ballot_resp_bulk(c->reply, "", 0);
+	int rc = check_read_budget(c, (uint64_t)(end - start + 1) + BULK_OVERHEAD_BYTES);
+	if (rc != 0)
+		return finish(rc);
+	return ballot_resp_bulk(c->reply, kv_entry_val_const(*link) + start, (size_t)(end - start + 1));
+}
+
+/* SETRANGE key offset value: writes value at offset, padding with zero bytes, as Redis's
+ * setrangeCommand; answers the new length. An empty value changes nothing (a missing key
+ * stays missing) and answers the current length. */
+static int cmd_setrange(kv_call *c)
+{
+	int64_t offset;
+	if (!ballot_parse_ll(c->argv[2], c->lens[2], &offset))
+		return reply_not_integer(c);
+	if (offset < 0)
+		return ballot_resp_error(c->reply, "ERR offset is out of range");
+	kv_entry **link = find(c, 1);
+	size_t add = c->lens[3];
+	if (add == 0)
+		return ballot_resp_integer(c->reply, link != NULL ? (int64_t)(*link)->val_len : 0);
+	int rc = link == NULL ? check_key(c, 1) : 0;
+	if (rc != 0)
+		return finish(rc);
+	/* Redis's words, with ballot's limit in place of proto-max-bulk-len; offset + add
+	 * cannot wrap: both are below 2^63. */
+	uint64_t need = (uint64_t)offset + add;
+	if (need > BALLOT_KV_VALUE_MAX_BYTES)
+		return ballot_resp_error(c->reply, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+	if (link == NULL) {
+		kv_entry *fresh = kv_entry_new(c->argv[1], c->lens[1], kv_hash(c->argv[1], c->lens[1]), NULL, 0,
+					       (size_t)need);
+		if (fresh == NULL)
+			return BALLOT_ENOMEM;
+		kv_table_insert(writable(c), fresh);
+		link = find(c, 1);
+		BALLOT_ASSERT(link != NULL);
+	}
+	rc = reserve_value(link, (size_t)need);
+	if (rc != 0)
+		return rc;
+	kv_entry *e = *link;
+	if ((uint64_t)offset > e->val_len)
+		memset(kv_entry_val(e) + e->val_len, 0, (size_t)offset - e->val_len);
+	memcpy(kv_entry_val(e) + offset, c->argv[3], add);
+	if (need > e->val_len)
+		e->val_len = (uint32_t)need;
+	return ballot_resp_integer(c->reply, (int64_t)e->val_len);
 }
 
 static int cmd_strlen(kv_call *c)
@@ -636,6 +792,140 @@ static int cmd_scan(kv_call *c)
 	return finish(rc);
 }
 
+/* RENAME and RENAMENX key newkey, as Redis's renameGenericCommand: a missing key is
+ * "no such key" (even renamed to itself); a key renamed to itself is left alone (+OK, or :0
+ * for RENAMENX); else the value moves to newkey, over an existing newkey unless RENAMENX,
+ * which then answers :0. */
+static int rename_generic(kv_call *c, bool nx)
+{
+	kv_entry **from = find(c, 1);
+	if (from == NULL)
+		return ballot_resp_error(c->reply, "ERR no such key");
+	bool same = c->lens[1] == c->lens[2] && (c->lens[1] == 0 || memcmp(c->argv[1], c->argv[2], c->lens[1]) == 0);
+	if (same)
+		return nx ? ballot_resp_integer(c->reply, 0) : reply_ok(c);
+	kv_entry **to = find(c, 2);
+	if (to != NULL && nx)
+		return ballot_resp_integer(c->reply, 0);
+	int rc = to == NULL ? check_key(c, 2) : 0;
+	if (rc != 0)
+		return finish(rc);
+	/* The source entry stays where it is while store() copies its value: a store moves
+	 * buckets and chain links, never entries. */
+	const kv_entry *src = *from;
+	rc = store(c, 2, to, kv_entry_val_const(src), src->val_len);
+	if (rc != 0)
+		return rc;
+	from = find(c, 1); /* the store may have changed the table */
+	BALLOT_ASSERT(from != NULL);
+	delete(c, from);
+	return nx ? ballot_resp_integer(c->reply, 1) : reply_ok(c);
+}
+
+static int cmd_rename(kv_call *c)
+{
+	return rename_generic(c, false);
+}
+
+static int cmd_renamenx(kv_call *c)
+{
+	return rename_generic(c, true);
+}
+
+/* RANDOMKEY: Redis picks a key at random, which replicas would not agree on, so ballot
+ * answers the first key in SCAN order (the smallest XXH3-64 hash, then bytes): an arbitrary
+ * key that depends on the keys alone, the same on every replica and after a restore, and
+ * the same on every call until the keys change. An empty store answers null. */
+static int cmd_randomkey(kv_call *c)
+{
+	const kv_entry **items;
+	size_t n;
+	uint64_t next;
+	int rc = kv_table_scan(c->rd, 0, 1, &items, &n, &next);
+	if (rc != 0)
+		return rc;
+	if (n == 0)
+		rc = ballot_resp_null(c->reply);
+	else if ((rc = check_read_budget(c, items[0]->key_len + BULK_OVERHEAD_BYTES)) == 0)
+		rc = ballot_resp_bulk(c->reply, items[0]->bytes, items[0]->key_len);
+	free(items);
+	return finish(rc);
+}
+
+/* --- Expiry: keys never expire in ballot ------------------------------------------------ */
+
+/* TTL, PTTL, EXPIRETIME, PEXPIRETIME key: -1 (no expiry) for a key, -2 for a missing one. */
+static int cmd_ttl(kv_call *c)
+{
+	return ballot_resp_integer(c->reply, find(c, 1) != NULL ? -1 : -2);
+}
+
+/* PERSIST key: 0, "no expiry was removed", whether the key exists or not. */
+static int cmd_persist(kv_call *c)
+{
+	return ballot_resp_integer(c->reply, 0);
+}
+
+/* EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT, SETEX, PSETEX: refused whatever their arguments
+ * (the argument count is checked first, as Redis does), naming the command in capitals. */
+static int cmd_expire(kv_call *c)
+{
+	char name[sizeof "PEXPIREAT"];
+	BALLOT_ASSERT(c->lens[0] < sizeof name); /* kv_run found it in the table */
+	for (size_t i = 0; i < c->lens[0]; i++) {
+		char a = c->argv[0][i];
+		name[i] = a >= 'a' && a <= 'z' ? (char)(a - 'a' + 'A') : a;
+	}
+	name[c->lens[0]] = '\0';
+	bool sets = arg_is(c, 0, "setex") || arg_is(c, 0, "psetex");
+	return ballot_resp_error(c->reply, "ERR keys do not expire in ballot: %s is not supported; %s", name,
+				 sets ? "use SET" : "keys live until deleted");
+}
+
+typedef enum expiry_kind { EXPIRY_NONE, EXPIRY_EX, EXPIRY_PX, EXPIRY_EXAT, EXPIRY_PXAT } expiry_kind;
+
+static expiry_kind expiry_option(const kv_call *c, size_t i)
+{
+	if (arg_is(c, i, "ex"))
+		return EXPIRY_EX;
+	if (arg_is(c, i, "px"))
+		return EXPIRY_PX;
+	if (arg_is(c, i, "exat"))
+		return EXPIRY_EXAT;
+	if (arg_is(c, i, "pxat"))
+		return EXPIRY_PXAT;
+	return EXPIRY_NONE;
+}
+
+/* GETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST]: options parsed as Redis 7.0's
+ * parseExtendedStringArgumentsOrReply (an expiry needs its argument and may repeat, but
+ * not mix with another kind or with PERSIST; else "syntax error"); an expiry is then
+ * refused, since keys never expire, and PERSIST makes it a GET, since no key has an expiry
+ * to remove. */
+static int cmd_getex(kv_call *c)
+{
+	expiry_kind kind = EXPIRY_NONE;
+	size_t kind_arg = 0;
+	bool persist = false;
+	for (size_t i = 2; i < c->argc; i++) {
+		expiry_kind k = expiry_option(c, i);
+		if (k == EXPIRY_NONE && arg_is(c, i, "persist") && kind == EXPIRY_NONE) {
+			persist = true;
+		} else if (k != EXPIRY_NONE && !persist && (kind == EXPIRY_NONE || kind == k) && i + 1 < c->argc) {
+			if (kind == EXPIRY_NONE)
+				kind_arg = i;
+			kind = k;
+			i++; /* its argument */
+		} else {
+			return reply_syntax_error(c);
+		}
+	}
+	if (kind != EXPIRY_NONE)
+		return ballot_resp_error(c->reply, "ERR keys do not expire in ballot: GETEX %.*s is not supported; use GET",
+					 (int)c->lens[kind_arg], c->argv[kind_arg]);
+	return cmd_get(c);
+}
+
 /* --- The command table ------------------------------------------------------------------ */
 
 typedef struct kv_command {
@@ -646,17 +936,50 @@ typedef struct kv_command {
 } kv_command;
 
 static const kv_command commands[] = {
-	{"append", 3, false, cmd_append},  {"cas", 4, false, cmd_cas},
-	{"dbsize", 1, true, cmd_dbsize},   {"decr", 2, false, cmd_decr},
-	{"decrby", 3, false, cmd_decrby},  {"del", -2, false, cmd_del},
-	{"exists", -2, true, cmd_exists},  {"flush", -1, false, cmd_flush},
-	{"flushall", -1, false, cmd_flush}, {"flushdb", -1, false, cmd_flush},
-	{"get", 2, true, cmd_get},         {"getset", 3, false, cmd_getset},
-	{"incr", 2, false, cmd_incr},      {"incrby", 3, false, cmd_incrby},
-	{"keys", 2, true, cmd_keys},       {"mget", -2, true, cmd_mget},
-	{"mset", -3, false, cmd_mset},     {"scan", -2, true, cmd_scan},
-	{"set", -3, false, cmd_set},       {"setnx", 3, false, cmd_setnx},
-	{"strlen", 2, true, cmd_strlen},   {"type", 2, true, cmd_type},
+	{"append", 3, false, cmd_append},
+	{"cas", 4, false, cmd_cas},
+	{"dbsize", 1, true, cmd_dbsize},
+	{"decr", 2, false, cmd_decr},
+	{"decrby", 3, false, cmd_decrby},
+	{"del", -2, false, cmd_del},
+	{"exists", -2, true, cmd_exists},
+	{"expire", -3, false, cmd_expire},
+	{"expireat", -3, false, cmd_expire},
+	{"expiretime", 2, true, cmd_ttl},
+	{"flush", -1, false, cmd_flush},
+	{"flushall", -1, false, cmd_flush},
+	{"flushdb", -1, false, cmd_flush},
+	{"get", 2, true, cmd_get},
+	{"getdel", 2, false, cmd_getdel},
+	{"getex", -2, false, cmd_getex},
+	{"getrange", 4, true, cmd_getrange},
+	{"getset", 3, false, cmd_getset},
+	{"incr", 2, false, cmd_incr},
+	{"incrby", 3, false, cmd_incrby},
+	{"incrbyfloat", 3, false, cmd_incrbyfloat},
+	{"keys", 2, true, cmd_keys},
+	{"mget", -2, true, cmd_mget},
+	{"mset", -3, false, cmd_mset},
+	{"msetnx", -3, false, cmd_msetnx},
+	{"persist", 2, false, cmd_persist},
+	{"pexpire", -3, false, cmd_expire},
+	{"pexpireat", -3, false, cmd_expire},
+	{"pexpiretime", 2, true, cmd_ttl},
+	{"psetex", 4, false, cmd_expire},
+	{"pttl", 2, true, cmd_ttl},
+	{"randomkey", 1, true, cmd_randomkey},
+	{"rename", 3, false, cmd_rename},
+	{"renamenx", 3, false, cmd_renamenx},
+	{"scan", -2, true, cmd_scan},
+	{"set", -3, false, cmd_set},
+	{"setex", 4, false, cmd_expire},
+	{"setnx", 3, false, cmd_setnx},
+	{"setrange", 4, false, cmd_setrange},
+	{"strlen", 2, true, cmd_strlen},
+	{"substr", 4, true, cmd_getrange},
+	{"ttl", 2, true, cmd_ttl},
+	{"type", 2, true, cmd_type},
+	{"unlink", -2, false, cmd_del},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])

@@ -482,7 +482,7 @@ static void random_command(ballot_rng *rng, char *line, size_t cap)
 {
 	char k1[16], k2[16];
 	unsigned v = (unsigned)ballot_rng_below(rng, 100);
-	switch (ballot_rng_below(rng, 20)) {
+	switch (ballot_rng_below(rng, 28)) {
 	case 0: snprintf(line, cap, "SET %s %u", random_key(rng, k1), v); break;
 	case 1: snprintf(line, cap, "SET %s v%u NX GET", random_key(rng, k1), v); break;
 	case 2: snprintf(line, cap, "INCR %s", random_key(rng, k1)); break;
@@ -507,6 +507,19 @@ static void random_command(ballot_rng *rng, char *line, size_t cap)
 			snprintf(line, cap, "GET %s", random_key(rng, k1));
 		break;
 	case 18: snprintf(line, cap, "NOSUCH %s", random_key(rng, k1)); break;
+	case 19: snprintf(line, cap, "INCRBYFLOAT %s %d.%02u", random_key(rng, k1), (int)v - 50, v); break;
+	case 20: snprintf(line, cap, "SETRANGE %s %u y%u", random_key(rng, k1), v % 7, v); break;
+	case 21: snprintf(line, cap, "GETRANGE %s %d %d", random_key(rng, k1), (int)v % 5 - 2, (int)v % 7 - 3); break;
+	case 22: snprintf(line, cap, "RENAME %s %s", random_key(rng, k1), random_key(rng, k2)); break;
+	case 23: snprintf(line, cap, "RENAMENX %s %s", random_key(rng, k1), random_key(rng, k2)); break;
+	case 24: snprintf(line, cap, "MSETNX %s %u %s %u", random_key(rng, k1), v, random_key(rng, k2), v); break;
+	case 25: snprintf(line, cap, "GETDEL %s", random_key(rng, k1)); break;
+	case 26:
+		if (v < 50)
+			snprintf(line, cap, "RANDOMKEY");
+		else
+			snprintf(line, cap, "TTL %s", random_key(rng, k1));
+		break;
 	default: snprintf(line, cap, "SET %s", random_key(rng, k1)); break;
 	}
 }
