@@ -1,0 +1,714 @@
+#!/usr/bin/env bash
+# compare.sh: ballotd against etcd and Redis on this machine, one system after another with
+# the same settings and the same disk (issue 5). See bench/README.md.
+#
+#   bench/compare.sh [--quick] [--record] [all|table|failover|catchup|memory|disk]...
+#
+#   table     SET/GET/INCR at 1, 16, 64, 256 clients: a 3-node ballotd cluster (at its leader),
+#             a 3-member etcd cluster (wrk + bench/etcd.lua on its JSON gateway), Redis with
+#             appendfsync always, Redis with appendfsync everysec, and a Redis primary with two
+#             replicas (appendfsync always, every write followed by WAIT 1 0)
+#   failover  SIGKILL the leader under write load; longest gap between successful writes,
+#             ballotd and etcd, FAILOVER_RUNS runs each
+#   catchup   a follower with a wiped data dir catches up on CATCHUP_MIB of data, against the
+#             disk's sequential write bandwidth
+#   memory    resident bytes per key, MEMORY_KEYS keys of 100 bytes: ballotd leader vs Redis
+#   disk      bench/disk_sync: 128-byte records, fdatasync per 1/16/64/256 records
+#   all       every one of the above (the default)
+#
+#   --quick   2 s per point after 1 s warm-up, 1 and 64 clients, 2 failover runs, smaller
+#             catch-up and memory data: a few minutes, for trying
+#   --record  also append the results to bench/RESULTS.md
+#
+# Environment: BENCH_DIR (scratch data, default /var/tmp/ballot-bench.PID; must be a real
+# disk, not tmpfs), OUT (results file, default bench/results/compare-DATE.md), KEEP_DATA=1,
+# NO_INSTALL=1, POINT_SECONDS, WARMUP_SECONDS, CLIENTS ("1 16 64 256"), FAILOVER_RUNS,
+# CATCHUP_MIB, MEMORY_KEYS. Every server listens on 127.0.0.1 on ports of its own (ballotd
+# 16001-3 and 17001-3, etcd 23791-3 and 23801-3, Redis 16379-81), is started and stopped by
+# PID here, and every wait has a deadline.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=$ROOT/build/bin
+COMMAND="bench/compare.sh${*:+ $*}"
+
+QUICK=0
+RECORD=0
+MODES=()
+for arg in "$@"; do
+	case $arg in
+	--quick) QUICK=1 ;;
+	--record) RECORD=1 ;;
+	all | table | failover | catchup | memory | disk) MODES+=("$arg") ;;
+	-h | --help)
+		sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+		exit 0
+		;;
+	*)
+		echo "compare.sh: unknown argument '$arg' (see --help)" >&2
+		exit 2
+		;;
+	esac
+done
+((${#MODES[@]} > 0)) || MODES=(all)
+
+if ((QUICK)); then
+	: "${POINT_SECONDS:=2}" "${WARMUP_SECONDS:=1}" "${CLIENTS:=1 64}" "${FAILOVER_RUNS:=2}"
+	: "${CATCHUP_MIB:=128}" "${MEMORY_KEYS:=200000}" "${DISK_SECONDS:=1}"
+else
+	: "${POINT_SECONDS:=5}" "${WARMUP_SECONDS:=1}" "${CLIENTS:=1 16 64 256}" "${FAILOVER_RUNS:=5}"
+	: "${CATCHUP_MIB:=1024}" "${MEMORY_KEYS:=1000000}" "${DISK_SECONDS:=2}"
+fi
+KEYS=100000
+VALUE_BYTES=100
+FAILOVER_CLIENTS=16
+FAILOVER_KILL_AFTER_S=3   # into the measured window
+FAILOVER_WINDOW_S=9
+FAILOVER_OP_TIMEOUT_MS=300 # a write without a reply by then is retried on the next node
+CATCHUP_VALUE_BYTES=4096
+START_TIMEOUT_S=30
+STOP_TIMEOUT_S=15
+
+STAMP=$(date -u +%Y%m%d-%H%M%S)
+WORK=${BENCH_DIR:-/var/tmp/ballot-bench.$$}
+OUT=${OUT:-$ROOT/bench/results/compare-$STAMP.md}
+ROWS=$WORK/rows.tsv        # system op clients ops/s p50 p99 p99.9 cpu/10k errors
+LOG=$WORK/compare.log
+
+BALLOTD_CLUSTER="1=127.0.0.1:17001,2=127.0.0.1:17002,3=127.0.0.1:17003"
+ETCD_CLUSTER="e1=http://127.0.0.1:23801,e2=http://127.0.0.1:23802,e3=http://127.0.0.1:23803"
+REDIS_PORTS=(16379 16380 16381)
+
+declare -A NODE_PID   # "system/N" -> pid of a server this script started
+ALL_PIDS=()           # every process this script started, for the exit trap
+
+log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" | tee -a "$LOG" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+
+# --- processes ------------------------------------------------------------------------
+
+# Stops the given PIDs: SIGTERM, then SIGKILL after STOP_TIMEOUT_S.
+stop_pids() {
+	local pid deadline=$((SECONDS + STOP_TIMEOUT_S))
+	for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in "$@"; do
+		while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+}
+
+cleanup() {
+	local rc=$?
+	local live=()
+	for pid in "${ALL_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && live+=("$pid"); done
+	((${#live[@]} == 0)) || stop_pids "${live[@]}"
+	if [[ ${KEEP_DATA:-0} != 1 && -d $WORK ]]; then
+		[[ -f $LOG ]] && cp "$LOG" "${OUT%.md}.log" 2>/dev/null || true
+		rm -rf "$WORK"
+	fi
+	exit $rc
+}
+
+# wait_until SECONDS WHAT COMMAND...: runs COMMAND every 0.1 s until it succeeds.
+wait_until() {
+	local limit=$1 what=$2
+	shift 2
+	local deadline=$((SECONDS + limit))
+	until "$@" >/dev/null 2>&1; do
+		((SECONDS < deadline)) || die "timed out after ${limit} s waiting for $what"
+		sleep 0.1
+	done
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+require_free_ports() {
+	local p
+	for p in "$@"; do
+		! port_busy "$p" || die "port $p on 127.0.0.1 is in use; stop what holds it (ss -ltnp) and retry"
+	done
+}
+
+# start NAME LOGFILE COMMAND...: starts a server in the background and remembers its PID.
+start() {
+	local name=$1 logfile=$2
+	shift 2
+	"$@" >"$logfile" 2>&1 &
+	NODE_PID[$name]=$!
+	ALL_PIDS+=($!)
+}
+
+# The PIDs of system SYS's servers, comma-separated (for loadgen --cpu-pids).
+pids_of() {
+	local k out=()
+	for k in "${!NODE_PID[@]}"; do [[ $k == "$1"/* ]] && out+=("${NODE_PID[$k]}"); done
+	(IFS=,; echo "${out[*]}")
+}
+
+stop_system() {
+	local k pids=()
+	for k in "${!NODE_PID[@]}"; do
+		[[ $k == "$1"/* ]] || continue
+		pids+=("${NODE_PID[$k]}")
+		unset "NODE_PID[$k]"
+	done
+	((${#pids[@]} == 0)) || stop_pids "${pids[@]}"
+}
+
+# utime+stime in seconds of the given PIDs (comma-separated), from /proc/PID/stat.
+cpu_seconds() {
+	local pid total=0 fields
+	for pid in ${1//,/ }; do
+		fields=$(sed 's/.*) //' "/proc/$pid/stat") || return 1
+		set -- $fields
+		total=$((total + ${12} + ${13}))
+	done
+	awk -v t="$total" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f", t / hz }'
+}
+
+rss_bytes() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$1/status"; }
+
+# --- setup ----------------------------------------------------------------------------
+
+install_deps() {
+	local missing=()
+	command -v etcd >/dev/null || missing+=(etcd-server)
+	command -v etcdctl >/dev/null || missing+=(etcd-client)
+	command -v redis-server >/dev/null || missing+=(redis-server)
+	command -v redis-cli >/dev/null || missing+=(redis-tools)
+	command -v wrk >/dev/null || missing+=(wrk)
+	((${#missing[@]} > 0)) || return 0
+	[[ ${NO_INSTALL:-0} != 1 ]] || die "missing: ${missing[*]} (NO_INSTALL=1 is set)"
+	((EUID == 0)) || die "missing: ${missing[*]}; run as root, or: sudo apt-get install -y ${missing[*]}"
+	log "installing ${missing[*]} from Debian"
+	# Keep the packages from starting their system services (which would hold 6379 and
+	# 2379): a policy-rc.d that says no, removed again if we put it there.
+	local policy=/usr/sbin/policy-rc.d added_policy=0
+	if [[ ! -e $policy ]]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && added_policy=1
+	fi
+	timeout 600 apt-get update -qq >>"$LOG" 2>&1 || die "apt-get update failed (see $LOG)"
+	DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq "${missing[@]}" >>"$LOG" 2>&1 ||
+		die "apt-get install ${missing[*]} failed (see $LOG)"
+	((added_policy == 0)) || rm -f "$policy"
+	stop_system_services
+}
+
+# If the packages' services run anyway (a machine without policy-rc.d and with systemd),
+# stop and disable them: they are not ours to measure and they take ports and CPU.
+stop_system_services() {
+	local svc
+	command -v systemctl >/dev/null || return 0
+	for svc in redis-server etcd; do
+		if systemctl is-active --quiet "$svc" 2>/dev/null; then
+			log "stopping and disabling the system service $svc"
+			timeout 60 systemctl disable --now "$svc" >>"$LOG" 2>&1 || true
+		fi
+	done
+}
+
+build() {
+	log "building ballot (BUILD_DIR=build scripts/build.sh)"
+	(cd "$ROOT" && BUILD_DIR=build timeout 1200 scripts/build.sh >>"$LOG" 2>&1) ||
+		die "the build failed (see $LOG)"
+	local b
+	for b in ballotd loadgen disk_sync; do [[ -x $BIN/$b ]] || die "$BIN/$b was not built"; done
+}
+
+check_disk() {
+	local fstype
+	fstype=$(df --output=fstype "$WORK" | tail -1 | tr -d ' ')
+	[[ $fstype != tmpfs && $fstype != ramfs ]] ||
+		die "$WORK is on $fstype: set BENCH_DIR to a directory on a real disk"
+	DISK_DESC="$(df --output=source,fstype "$WORK" | tail -1 | tr -s ' ') ($WORK)"
+}
+
+# --- the systems ----------------------------------------------------------------------
+
+ballotd_role() { timeout 2 redis-cli -p "$1" INFO replication 2>/dev/null | tr -d '\r' | sed -n 's/^role://p'; }
+ballotd_field() { timeout 2 redis-cli -p "$1" INFO replication 2>/dev/null | tr -d '\r' | sed -n "s/^$2://p"; }
+
+# Sets LEADER_ID and LEADER_PORT to the node that says role:leader; fails if none does.
+ballotd_find_leader() {
+	local id
+	for id in 1 2 3; do
+		if [[ $(ballotd_role $((16000 + id))) == leader ]]; then
+			LEADER_ID=$id
+			LEADER_PORT=$((16000 + id))
+			return 0
+		fi
+	done
+	return 1
+}
+
+start_ballotd_node() {
+	local id=$1 dir=$2
+	start "ballotd/$id" "$dir/node$id.log" "$BIN/ballotd" --id "$id" --cluster "$BALLOTD_CLUSTER" \
+		--listen "127.0.0.1:$((16000 + id))" --data-dir "$dir/node$id"
+}
+
+start_ballotd() {
+	local dir=$WORK/ballotd id
+	rm -rf "$dir" && mkdir -p "$dir"
+	require_free_ports 16001 16002 16003 17001 17002 17003
+	for id in 1 2 3; do start_ballotd_node "$id" "$dir"; done
+	wait_until "$START_TIMEOUT_S" "a ballotd leader" ballotd_find_leader
+	ballotd_find_leader
+	log "ballotd: leader is node $LEADER_ID (port $LEADER_PORT), pids $(pids_of ballotd)"
+}
+
+etcd_endpoints() { echo 127.0.0.1:23791,127.0.0.1:23792,127.0.0.1:23793; }
+
+# Sets LEADER_ID and LEADER_PORT from `etcdctl endpoint status` (its 5th column: is leader).
+etcd_find_leader() {
+	local line
+	line=$(timeout 5 etcdctl --endpoints "$(etcd_endpoints)" endpoint status 2>/dev/null |
+		awk -F', ' '$5 == "true" { print $1 }')
+	[[ -n $line ]] || return 1
+	LEADER_PORT=${line##*:}
+	LEADER_ID=$((LEADER_PORT - 23790))
+}
+
+start_etcd() {
+	local dir=$WORK/etcd i
+	rm -rf "$dir" && mkdir -p "$dir"
+	require_free_ports 23791 23792 23793 23801 23802 23803
+	for i in 1 2 3; do
+		start "etcd/$i" "$dir/e$i.log" etcd --name "e$i" --data-dir "$dir/e$i" \
+			--listen-client-urls "http://127.0.0.1:2379$i" --advertise-client-urls "http://127.0.0.1:2379$i" \
+			--listen-peer-urls "http://127.0.0.1:2380$i" --initial-advertise-peer-urls "http://127.0.0.1:2380$i" \
+			--initial-cluster "$ETCD_CLUSTER" --initial-cluster-state new --initial-cluster-token ballot-bench \
+			--logger zap --log-level warn
+	done
+	wait_until "$START_TIMEOUT_S" "an etcd leader" etcd_find_leader
+	etcd_find_leader
+	log "etcd: leader is e$LEADER_ID (port $LEADER_PORT), pids $(pids_of etcd)"
+}
+
+# start_redis SYSTEM INDEX FSYNC [replicaof-port]
+start_redis() {
+	local system=$1 i=$2 fsync=$3 primary=${4:-}
+	local port=${REDIS_PORTS[$i]} dir=$WORK/$system/r$i
+	mkdir -p "$dir"
+	require_free_ports "$port"
+	local args=(--port "$port" --bind 127.0.0.1 --dir "$dir" --save "" --daemonize no
+		--protected-mode no --appendonly yes --appendfsync "$fsync")
+	[[ -z $primary ]] || args+=(--replicaof 127.0.0.1 "$primary")
+	start "$system/$i" "$dir/redis.log" redis-server "${args[@]}"
+	wait_until "$START_TIMEOUT_S" "redis on port $port" timeout 2 redis-cli -p "$port" PING
+}
+
+redis_replicas_online() {
+	[[ $(timeout 2 redis-cli -p "$1" INFO replication | tr -d '\r' | grep -c '^slave[0-9]*:.*state=online') == "$2" ]]
+}
+
+# Starts SYSTEM (redis-always, redis-everysec or redis-repl); LEADER_PORT is the primary.
+start_redis_system() {
+	local system=$1
+	rm -rf "${WORK:?}/$system"
+	case $system in
+	redis-always) start_redis "$system" 0 always ;;
+	redis-everysec) start_redis "$system" 0 everysec ;;
+	redis-repl)
+		start_redis "$system" 0 always
+		start_redis "$system" 1 always "${REDIS_PORTS[0]}"
+		start_redis "$system" 2 always "${REDIS_PORTS[0]}"
+		wait_until "$START_TIMEOUT_S" "two online redis replicas" redis_replicas_online "${REDIS_PORTS[0]}" 2
+		;;
+	esac
+	LEADER_PORT=${REDIS_PORTS[0]}
+	log "$system: primary on port $LEADER_PORT, pids $(pids_of "$system")"
+}
+
+start_system() {
+	case $1 in
+	ballotd) start_ballotd ;;
+	etcd) start_etcd ;;
+	*) start_redis_system "$1" ;;
+	esac
+}
+
+# --- one measured point ---------------------------------------------------------------
+
+# kv KEY LINE: the value of KEY in a line of key=value pairs.
+kv() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p" | head -1; }
+
+# record SYSTEM OP CLIENTS LINE CPU_S: appends a row to ROWS from a loadgen/wrk result line.
+record() {
+	local system=$1 op=$2 clients=$3 line=$4 cpu=$5
+	local ops ops_s
+	ops=$(kv ops "$line")
+	ops_s=$(kv ops_per_s "$line")
+	local cpu10k
+	cpu10k=$(awk -v c="$cpu" -v n="$ops" 'BEGIN { if (n > 0 && c >= 0) printf "%.3f", c / n * 10000; else print "n/a" }')
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$system" "$op" "$clients" "$ops_s" \
+		"$(kv p50_ms "$line")" "$(kv p99_ms "$line")" "$(kv p999_ms "$line")" "$cpu10k" \
+		"$(kv errors "$line")" >>"$ROWS"
+	log "  $system $op c=$clients: $ops_s ops/s p50 $(kv p50_ms "$line") p99 $(kv p99_ms "$line") ms, cpu/10k $cpu10k s, errors $(kv errors "$line")"
+}
+
+# point_resp SYSTEM OP CLIENTS [loadgen args...]: one point through loadgen.
+point_resp() {
+	local system=$1 op=$2 clients=$3
+	shift 3
+	local line rc=0
+	local limit=$((WARMUP_SECONDS + POINT_SECONDS + 30))
+	line=$(timeout "$limit" "$BIN/loadgen" --ports "$LEADER_PORT" --op "$op" --clients "$clients" \
+		--keys "$KEYS" --value-bytes "$VALUE_BYTES" --seconds "$POINT_SECONDS" --warmup "$WARMUP_SECONDS" \
+		--cpu-pids "$(pids_of "$system")" "$@" 2>>"$LOG") || rc=$?
+	((rc == 0)) || log "  warning: loadgen exited $rc for $system $op c=$clients (errors are in the table; see $LOG)"
+	[[ -n $line ]] || die "loadgen printed nothing for $system $op c=$clients"
+	record "$system" "$op" "$clients" "$line" "$(kv cpu_s "$line")"
+}
+
+# point_etcd OP CLIENTS: one point through wrk, warm-up run first; CPU read around the timed run.
+point_etcd() {
+	local op=$1 clients=$2 path threads line before after
+	path=$([[ $op == set ]] && echo put || echo range)
+	threads=$((clients < 2 ? clients : 2))
+	local url=http://127.0.0.1:$LEADER_PORT script=$ROOT/bench/etcd.lua
+	timeout $((WARMUP_SECONDS + 30)) wrk -t "$threads" -c "$clients" -d "${WARMUP_SECONDS}s" --timeout 10s \
+		-s "$script" "$url" -- "$path" "$KEYS" "$VALUE_BYTES" >>"$LOG" 2>&1 || die "wrk warm-up failed"
+	before=$(cpu_seconds "$(pids_of etcd)")
+	line=$(timeout $((POINT_SECONDS + 30)) wrk -t "$threads" -c "$clients" -d "${POINT_SECONDS}s" --timeout 10s \
+		-s "$script" "$url" -- "$path" "$KEYS" "$VALUE_BYTES" 2>>"$LOG" | tail -1) || die "wrk failed"
+	after=$(cpu_seconds "$(pids_of etcd)")
+	[[ $line == ops=* ]] || die "wrk printed no result line for etcd $op c=$clients"
+	record etcd "$op" "$clients" "$line" "$(awk -v a="$after" -v b="$before" 'BEGIN { printf "%.3f", a - b }')"
+}
+
+# fill SYSTEM: writes all KEYS keys once, so GETs find values (not timed).
+fill() {
+	local system=$1 proto=resp
+	[[ $system == etcd ]] && proto=etcd
+	timeout 300 "$BIN/loadgen" --proto "$proto" --ports "$LEADER_PORT" --fill "$KEYS" --batch 100 \
+		--clients 4 --value-bytes "$VALUE_BYTES" --seconds 240 >>"$LOG" 2>&1 ||
+		die "filling $system with $KEYS keys failed (see $LOG)"
+}
+
+measure_system() {
+	local system=$1 op c
+	log "== $system"
+	start_system "$system"
+	local wait=()
+	[[ $system == redis-repl ]] && wait=(--wait 1)
+	for op in set get incr; do
+		[[ $op == get ]] && fill "$system"
+		for c in $CLIENTS; do
+			if [[ $system == etcd && $op == incr ]]; then
+				printf 'etcd\tincr\t%s\tn/a\tn/a\tn/a\tn/a\tn/a\tn/a\n' "$c" >>"$ROWS"
+			elif [[ $system == etcd ]]; then
+				point_etcd "$op" "$c"
+			elif [[ $op == get ]]; then
+				point_resp "$system" "$op" "$c"
+			else
+				point_resp "$system" "$op" "$c" "${wait[@]}"
+			fi
+		done
+	done
+	stop_system "$system"
+}
+
+# --- reports --------------------------------------------------------------------------
+
+table_markdown() {
+	echo "| system | op | clients | ops/s | p50 ms | p99 ms | p99.9 ms | CPU s/10k ops | errors |"
+	echo "|---|---|---|---|---|---|---|---|---|"
+	awk -F'\t' '{ ops = $4 == "n/a" ? "n/a" : sprintf("%.0f", $4)
+		printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, toupper($2), $3, ops, $5, $6, $7, $8, $9 }' "$ROWS"
+}
+
+# Ratios of ballotd against each peer: throughput (ballotd/peer, above 1 is ballotd faster) and
+# p99 (ballotd/peer, below 1 is ballotd's tail lower).
+ratios_markdown() {
+	local header="| peer | op |" rule="|---|---|" c
+	for c in $CLIENTS; do
+		header+=" $c clients |"
+		rule+="---|"
+	done
+	echo "$header"
+	echo "$rule"
+	awk -F'\t' -v clients="$CLIENTS" '
+		{ key = $2 SUBSEP $3; if ($1 == "ballotd") { bt[key] = $4; bp[key] = $6 } else { pt[$1, key] = $4; pp[$1, key] = $6; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } } }
+		END {
+			nc = split(clients, cs, " ")
+			for (i = 1; i <= n; i++) {
+				split("set get incr", ops, " ")
+				for (o = 1; o <= 3; o++) {
+					line = "| " order[i] " | " toupper(ops[o]) " |"
+					for (j = 1; j <= nc; j++) {
+						k = ops[o] SUBSEP cs[j]; p = order[i] SUBSEP k
+						if (bt[k] == "" || pt[p] == "" || pt[p] == "n/a" || pt[p] + 0 == 0 || pp[p] + 0 == 0)
+							line = line " n/a |"
+						else
+							line = line sprintf(" %.2fx / %.2fx |", bt[k] / pt[p], bp[k] / pp[p])
+					}
+					print line
+				}
+			}
+		}' "$ROWS"
+}
+
+machine_markdown() {
+	echo "- machine: $(nproc) CPUs ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), $(free -g | awk '/^Mem:/ { print $2 }') GiB,"\
+		"kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
+	echo "- disk: $DISK_DESC"
+	echo "- ballot $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src include || echo ' (with local changes)'),"\
+		"$(etcd --version | head -1), redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'),"\
+		"$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
+	echo "- settings: $POINT_SECONDS s per point after $WARMUP_SECONDS s warm-up, clients: $CLIENTS, keys over $KEYS, values $VALUE_BYTES bytes"
+}
+
+# --- the modes ------------------------------------------------------------------------
+
+mode_table() {
+	: >"$ROWS"
+	local system
+	for system in ballotd etcd redis-always redis-everysec redis-repl; do measure_system "$system"; done
+	{
+		echo "### Throughput and latency"
+		echo
+		echo "Closed loop: each client sends one operation and waits for its reply. ballotd: 3 nodes,"
+		echo "load at the leader, GET linearizable (ReadIndex). etcd: 3 members, defaults (fsync on),"
+		echo "wrk on the leader's JSON gateway, SET = put, GET = range (linearizable), INCR has no"
+		echo "single-request equivalent (n/a). redis-always / redis-everysec: one node, appendonly yes,"
+		echo "appendfsync always / everysec. redis-repl: a primary and 2 replicas, all appendfsync"
+		echo "always; SET and INCR are each followed by WAIT 1 0 in the same write and timed as one"
+		echo "operation; GET goes to the primary alone. GETs run after all $KEYS keys were written."
+		echo "CPU: utime+stime of all the system's server processes over the timed window."
+		echo
+		table_markdown
+		echo
+		echo "### ballotd against each peer"
+		echo
+		echo "Each cell: throughput ratio (ballotd ops/s / peer ops/s; above 1, ballotd is faster) /"
+		echo "p99 ratio (ballotd p99 / peer p99; below 1, ballotd's tail is lower)."
+		echo
+		ratios_markdown
+		echo
+	} >>"$WORK/report.md"
+}
+
+# failover_run SYSTEM RUN: one run on a fresh cluster; sets FAILOVER_LINE to loadgen's result.
+# (Not called in $(...): a subshell would hide the PIDs it starts from the exit trap.)
+failover_run() {
+	local system=$1 run=$2 proto=resp ports lg_pid leader_pid
+	start_system "$system"
+	if [[ $system == etcd ]]; then
+		proto=etcd
+		ports=$(for i in 0 1 2; do echo $((23791 + (LEADER_ID - 1 + i) % 3)); done | paste -sd,)
+	else
+		ports=$(for i in 0 1 2; do echo $((16001 + (LEADER_ID - 1 + i) % 3)); done | paste -sd,)
+	fi
+	leader_pid=${NODE_PID[$system/$LEADER_ID]}
+	timeout $((FAILOVER_WINDOW_S + 40)) "$BIN/loadgen" --proto "$proto" --ports "$ports" --op set \
+		--clients "$FAILOVER_CLIENTS" --retry --timeout-ms "$FAILOVER_OP_TIMEOUT_MS" --warmup 1 \
+		--seconds "$FAILOVER_WINDOW_S" --seed "$run" >"$WORK/failover.out" 2>>"$LOG" &
+	lg_pid=$!
+	ALL_PIDS+=("$lg_pid")
+	sleep $((1 + FAILOVER_KILL_AFTER_S))
+	kill -KILL "$leader_pid"
+	wait "$leader_pid" 2>/dev/null || true
+	unset "NODE_PID[$system/$LEADER_ID]"
+	wait "$lg_pid" || log "  warning: loadgen exited $? in $system failover run $run"
+	FAILOVER_LINE=$(cat "$WORK/failover.out")
+	stop_system "$system"
+}
+
+mode_failover() {
+	local system run line gaps
+	: >"$WORK/failover.tsv"
+	for system in ballotd etcd; do
+		log "== failover: $system, $FAILOVER_RUNS runs"
+		for run in $(seq 1 "$FAILOVER_RUNS"); do
+			failover_run "$system" "$run"
+			line=$FAILOVER_LINE
+			[[ $line == ops=* ]] || die "no result from the $system failover run $run"
+			log "  run $run: longest gap $(kv max_gap_ms "$line") ms at $(kv max_gap_at_s "$line") s" \
+				"(leader killed at ${FAILOVER_KILL_AFTER_S} s), $(kv ops_per_s "$line") writes/s, $(kv errors "$line") failed attempts"
+			printf '%s\t%s\t%s\t%s\t%s\n' "$system" "$run" "$(kv max_gap_ms "$line")" \
+				"$(kv max_gap_at_s "$line")" "$(kv errors "$line")" >>"$WORK/failover.tsv"
+		done
+	done
+	{
+		echo "### Failover"
+		echo
+		echo "$FAILOVER_CLIENTS clients write (SET / put) at the leader; ${FAILOVER_KILL_AFTER_S} s into a ${FAILOVER_WINDOW_S} s window the"
+		echo "leader gets SIGKILL. A client whose write fails (error, lost connection, or no reply in"
+		echo "$FAILOVER_OP_TIMEOUT_MS ms) reconnects to the next node and goes on. Figure: the longest time between two"
+		echo "successful writes in the window. Each run on a fresh cluster."
+		echo
+		echo "| system | runs | median gap ms | max gap ms | gaps ms (each run) |"
+		echo "|---|---|---|---|---|"
+		for system in ballotd etcd; do
+			gaps=$(awk -F'\t' -v s="$system" '$1 == s { print $3 }' "$WORK/failover.tsv" | sort -n)
+			awk -v s="$system" -v all="$(paste -sd' ' <<<"$gaps")" '{ v[NR] = $1 } END {
+				m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+				printf "| %s | %d | %.0f | %.0f | %s |\n", s, NR, m, v[NR], all }' <<<"$gaps"
+		done
+		echo
+	} >>"$WORK/report.md"
+}
+
+# Sequential write bandwidth of the benchmark disk in MB/s (dd, O_DIRECT, 1 MiB blocks).
+disk_bandwidth_mb_s() {
+	local mib=$1 out
+	out=$(timeout 300 dd if=/dev/zero of="$WORK/dd.dat" bs=1M count="$mib" oflag=direct conv=fdatasync 2>&1) ||
+		die "dd failed: $out"
+	rm -f "$WORK/dd.dat"
+	awk -v mib="$mib" '/copied/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^s,?$/) s = $i
+		printf "%.1f", mib * 1048576 / s / 1e6 }' <<<"$out"
+}
+
+ballotd_applied() { ballotd_field "$1" applied_index; }
+follower_caught_up() { [[ $(ballotd_applied "$1") -ge $2 ]]; }
+all_applied() {
+	local id
+	for id in 1 2 3; do follower_caught_up $((16000 + id)) "$1" || return 1; done
+}
+
+mode_catchup() {
+	local keys=$((CATCHUP_MIB * 1048576 / CATCHUP_VALUE_BYTES)) bw follower line target t0 t1
+	log "== catch-up: $CATCHUP_MIB MiB in $keys values of $CATCHUP_VALUE_BYTES bytes"
+	bw=$(disk_bandwidth_mb_s "$CATCHUP_MIB")
+	log "  disk sequential write (dd oflag=direct, 1 MiB blocks): $bw MB/s"
+	start_ballotd
+	line=$(timeout 900 "$BIN/loadgen" --ports "$LEADER_PORT" --fill "$keys" --batch 16 --pipeline 4 --clients 4 \
+		--value-bytes "$CATCHUP_VALUE_BYTES" --seconds 840 2>>"$LOG") || die "filling ballotd failed: $line"
+	log "  filled in $(kv seconds "$line") s ($(kv ops_per_s "$line") MSETs of 16/s)"
+	target=$(ballotd_field "$LEADER_PORT" commit_index)
+	wait_until 300 "every node to apply index $target" all_applied "$target"
+	follower=$((LEADER_ID % 3 + 1))
+	local leader_bytes
+	leader_bytes=$(du -sb "$WORK/ballotd/node$LEADER_ID" | cut -f1)
+	log "  wiping node $follower (leader node $LEADER_ID holds $leader_bytes bytes on disk, applied $target)"
+	stop_pids "${NODE_PID[ballotd/$follower]}"
+	unset "NODE_PID[ballotd/$follower]"
+	rm -rf "$WORK/ballotd/node$follower"
+	t0=$EPOCHREALTIME
+	start_ballotd_node "$follower" "$WORK/ballotd"
+	wait_until 900 "node $follower to apply index $target" follower_caught_up $((16000 + follower)) "$target"
+	t1=$EPOCHREALTIME
+	local follower_bytes
+	follower_bytes=$(du -sb "$WORK/ballotd/node$follower" | cut -f1)
+	stop_system ballotd
+	{
+		echo "### Catch-up"
+		echo
+		awk -v t0="$t0" -v t1="$t1" -v mib="$CATCHUP_MIB" -v bw="$bw" -v keys="$keys" -v vb="$CATCHUP_VALUE_BYTES" \
+			-v lb="$leader_bytes" -v fb="$follower_bytes" 'BEGIN {
+			s = t1 - t0; rate = mib * 1048576 / s / 1e6
+			printf "A 3-node ballotd cluster holding %d MiB (%d values of %d bytes, MSET of 16 per entry; the\n", mib, keys, vb
+			printf "leader data dir %.0f MiB on disk). One follower stopped, its data dir deleted, restarted:\n", lb / 1048576
+			printf "its applied index reached the leader'"'"'s in **%.1f s**, %.1f MB/s of values, **%.2f of the\n", s, rate, rate / bw
+			printf "disk'"'"'s sequential write bandwidth** (%.1f MB/s, dd oflag=direct bs=1M). Its data dir then\n", bw
+			printf "held %.0f MiB.\n", fb / 1048576 }'
+		echo
+	} >>"$WORK/report.md"
+}
+
+# fill_keys PORT KEYS: MEMORY_KEYS keys of 100 bytes, MSETs of 100.
+fill_keys() {
+	timeout 600 "$BIN/loadgen" --ports "$1" --fill "$2" --batch 100 --pipeline 4 --clients 4 \
+		--value-bytes "$VALUE_BYTES" --seconds 540 >>"$LOG" 2>&1 || die "filling port $1 with $2 keys failed"
+}
+
+mode_memory() {
+	local before after ballotd_per_key redis_per_key pid target redis_used
+	log "== memory: $MEMORY_KEYS keys of $VALUE_BYTES bytes"
+	start_ballotd
+	pid=${NODE_PID[ballotd/$LEADER_ID]}
+	before=$(rss_bytes "$pid")
+	fill_keys "$LEADER_PORT" "$MEMORY_KEYS"
+	target=$(ballotd_field "$LEADER_PORT" commit_index)
+	wait_until 120 "the leader to apply index $target" follower_caught_up "$LEADER_PORT" "$target"
+	after=$(rss_bytes "$pid")
+	ballotd_per_key=$(((after - before) / MEMORY_KEYS))
+	log "  ballotd leader RSS $before -> $after bytes: $ballotd_per_key bytes/key"
+	local ballotd_row="| ballotd (leader) | $before | $after | $ballotd_per_key |"
+	stop_system ballotd
+	rm -rf "${WORK:?}/redis-memory" && mkdir -p "$WORK/redis-memory"
+	require_free_ports "${REDIS_PORTS[0]}"
+	start redis-memory/0 "$WORK/redis-memory/redis.log" redis-server --port "${REDIS_PORTS[0]}" --bind 127.0.0.1 \
+		--dir "$WORK/redis-memory" --save "" --appendonly no --daemonize no
+	wait_until "$START_TIMEOUT_S" "redis" timeout 2 redis-cli -p "${REDIS_PORTS[0]}" PING
+	pid=${NODE_PID[redis-memory/0]}
+	before=$(rss_bytes "$pid")
+	fill_keys "${REDIS_PORTS[0]}" "$MEMORY_KEYS"
+	after=$(rss_bytes "$pid")
+	redis_used=$(timeout 2 redis-cli -p "${REDIS_PORTS[0]}" INFO memory | tr -d '\r' | sed -n 's/^used_memory://p')
+	redis_per_key=$(((after - before) / MEMORY_KEYS))
+	log "  redis RSS $before -> $after bytes: $redis_per_key bytes/key (used_memory $redis_used)"
+	stop_system redis-memory
+	{
+		echo "### Memory"
+		echo
+		echo "Resident memory (VmRSS) before and after writing $MEMORY_KEYS keys (key:00000000...) of $VALUE_BYTES-byte values"
+		echo "(MSET of 100), after the leader applied them. Redis: one node, no persistence."
+		echo
+		echo "| system | RSS before | RSS after | bytes per key |"
+		echo "|---|---|---|---|"
+		echo "$ballotd_row"
+		echo "| Redis | $before | $after | $redis_per_key |"
+		echo
+		awk -v b="$ballotd_per_key" -v r="$redis_per_key" 'BEGIN { if (r > 0) printf "ballotd / Redis: %.2fx bytes per key.\n\n", b / r }'
+	} >>"$WORK/report.md"
+}
+
+mode_disk() {
+	log "== disk: disk_sync in $WORK"
+	{
+		echo "### The disk's own limit"
+		echo
+		echo "\`build/bin/disk_sync --dir $WORK --seconds $DISK_SECONDS\`: 128-byte records, one write and one"
+		echo "fdatasync per batch; append grows the file, prefilled overwrites blocks written before."
+		echo
+		timeout 600 "$BIN/disk_sync" --dir "$WORK" --seconds "$DISK_SECONDS" || die "disk_sync failed"
+		echo
+	} >>"$WORK/report.md"
+}
+
+# --- main -----------------------------------------------------------------------------
+
+main() {
+	mkdir -p "$WORK" "$(dirname "$OUT")"
+	: >"$LOG"
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+	log "command: $COMMAND"
+	install_deps
+	stop_system_services
+	build
+	check_disk
+	local start=$SECONDS
+	{
+		echo "## ballotd against etcd and Redis ($(date -u '+%Y-%m-%d %H:%M UTC'))"
+		echo
+		echo "Command: \`$COMMAND\`"
+		echo
+		machine_markdown
+		echo
+	} >"$WORK/report.md"
+	local modes=("${MODES[@]}")
+	[[ " ${modes[*]} " != *" all "* ]] || modes=(disk table failover catchup memory)
+	local m
+	for m in "${modes[@]}"; do "mode_$m"; done
+	echo "Whole run: $((SECONDS - start)) s; load average at the end $(cut -d" " -f1-3 /proc/loadavg)." >>"$WORK/report.md"
+	cp "$WORK/report.md" "$OUT"
+	if ((RECORD)); then
+		{
+			echo
+			cat "$OUT"
+		} >>"$ROOT/bench/RESULTS.md"
+		log "appended to bench/RESULTS.md"
+	fi
+	cat "$OUT"
+	log "results: $OUT"
+	log "command: $COMMAND"
+}
+
+main
