@@ -23,9 +23,10 @@
 # Environment: BENCH_DIR (scratch data, default /var/tmp/ballot-bench.PID; must be a real
 # disk, not tmpfs), OUT (results file, default bench/results/compare-DATE.md), KEEP_DATA=1,
 # NO_INSTALL=1, POINT_SECONDS, WARMUP_SECONDS, CLIENTS ("1 16 64 256"), FAILOVER_RUNS,
-# CATCHUP_MIB, MEMORY_KEYS. Every server listens on 127.0.0.1 on ports of its own (ballotd
-# 16001-3 and 17001-3, etcd 23791-3 and 23801-3, Redis 16379-81), is started and stopped by
-# PID here, and every wait has a deadline.
+# CATCHUP_MIB, MEMORY_KEYS, PORT_BASE. Every server listens on 127.0.0.1 on ports of its own,
+# PORT_BASE (default 41000) + 1-3 ballotd clients, +11-13 ballotd peers, +21-23 etcd clients,
+# +31-33 etcd peers, +41-43 Redis; it refuses to start if one is taken. Servers are started
+# and stopped by PID here, and every wait has a deadline.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -75,9 +76,14 @@ OUT=${OUT:-$ROOT/bench/results/compare-$STAMP.md}
 ROWS=$WORK/rows.tsv        # system op clients ops/s p50 p99 p99.9 cpu/10k errors
 LOG=$WORK/compare.log
 
-BALLOTD_CLUSTER="1=127.0.0.1:17001,2=127.0.0.1:17002,3=127.0.0.1:17003"
-ETCD_CLUSTER="e1=http://127.0.0.1:23801,e2=http://127.0.0.1:23802,e3=http://127.0.0.1:23803"
-REDIS_PORTS=(16379 16380 16381)
+PORT_BASE=${PORT_BASE:-41000}
+ballotd_port() { echo $((PORT_BASE + $1)); }      # node 1..3, Redis protocol
+ballotd_peer_port() { echo $((PORT_BASE + 10 + $1)); }
+etcd_port() { echo $((PORT_BASE + 20 + $1)); }        # member 1..3, client (JSON gateway)
+etcd_peer_port() { echo $((PORT_BASE + 30 + $1)); }
+REDIS_PORTS=($((PORT_BASE + 41)) $((PORT_BASE + 42)) $((PORT_BASE + 43)))
+BALLOTD_CLUSTER="1=127.0.0.1:$(ballotd_peer_port 1),2=127.0.0.1:$(ballotd_peer_port 2),3=127.0.0.1:$(ballotd_peer_port 3)"
+ETCD_CLUSTER="e1=http://127.0.0.1:$(etcd_peer_port 1),e2=http://127.0.0.1:$(etcd_peer_port 2),e3=http://127.0.0.1:$(etcd_peer_port 3)"
 
 declare -A NODE_PID   # "system/N" -> pid of a server this script started
 ALL_PIDS=()           # every process this script started, for the exit trap
@@ -129,7 +135,7 @@ port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 require_free_ports() {
 	local p
 	for p in "$@"; do
-		! port_busy "$p" || die "port $p on 127.0.0.1 is in use; stop what holds it (ss -ltnp) and retry"
+		! port_busy "$p" || die "port $p on 127.0.0.1 is in use (ss -ltnp shows by whom); pick other ports with PORT_BASE=N"
 	done
 }
 
@@ -236,9 +242,9 @@ ballotd_field() { timeout 2 redis-cli -p "$1" INFO replication 2>/dev/null | tr 
 ballotd_find_leader() {
 	local id
 	for id in 1 2 3; do
-		if [[ $(ballotd_role $((16000 + id))) == leader ]]; then
+		if [[ $(ballotd_role "$(ballotd_port "$id")") == leader ]]; then
 			LEADER_ID=$id
-			LEADER_PORT=$((16000 + id))
+			LEADER_PORT=$(ballotd_port "$id")
 			return 0
 		fi
 	done
@@ -248,20 +254,20 @@ ballotd_find_leader() {
 start_ballotd_node() {
 	local id=$1 dir=$2
 	start "ballotd/$id" "$dir/node$id.log" "$BIN/ballotd" --id "$id" --cluster "$BALLOTD_CLUSTER" \
-		--listen "127.0.0.1:$((16000 + id))" --data-dir "$dir/node$id"
+		--listen "127.0.0.1:$(ballotd_port "$id")" --data-dir "$dir/node$id"
 }
 
 start_ballotd() {
 	local dir=$WORK/ballotd id
 	rm -rf "$dir" && mkdir -p "$dir"
-	require_free_ports 16001 16002 16003 17001 17002 17003
+	for id in 1 2 3; do require_free_ports "$(ballotd_port "$id")" "$(ballotd_peer_port "$id")"; done
 	for id in 1 2 3; do start_ballotd_node "$id" "$dir"; done
 	wait_until "$START_TIMEOUT_S" "a ballotd leader" ballotd_find_leader
 	ballotd_find_leader
 	log "ballotd: leader is node $LEADER_ID (port $LEADER_PORT), pids $(pids_of ballotd)"
 }
 
-etcd_endpoints() { echo 127.0.0.1:23791,127.0.0.1:23792,127.0.0.1:23793; }
+etcd_endpoints() { echo "127.0.0.1:$(etcd_port 1),127.0.0.1:$(etcd_port 2),127.0.0.1:$(etcd_port 3)"; }
 
 # Sets LEADER_ID and LEADER_PORT from `etcdctl endpoint status` (its 5th column: is leader).
 etcd_find_leader() {
@@ -270,17 +276,19 @@ etcd_find_leader() {
 		awk -F', ' '$5 == "true" { print $1 }')
 	[[ -n $line ]] || return 1
 	LEADER_PORT=${line##*:}
-	LEADER_ID=$((LEADER_PORT - 23790))
+	LEADER_ID=$((LEADER_PORT - $(etcd_port 0)))
 }
 
 start_etcd() {
-	local dir=$WORK/etcd i
+	local dir=$WORK/etcd i client peer
 	rm -rf "$dir" && mkdir -p "$dir"
-	require_free_ports 23791 23792 23793 23801 23802 23803
+	for i in 1 2 3; do require_free_ports "$(etcd_port "$i")" "$(etcd_peer_port "$i")"; done
 	for i in 1 2 3; do
+		client=http://127.0.0.1:$(etcd_port "$i")
+		peer=http://127.0.0.1:$(etcd_peer_port "$i")
 		start "etcd/$i" "$dir/e$i.log" etcd --name "e$i" --data-dir "$dir/e$i" \
-			--listen-client-urls "http://127.0.0.1:2379$i" --advertise-client-urls "http://127.0.0.1:2379$i" \
-			--listen-peer-urls "http://127.0.0.1:2380$i" --initial-advertise-peer-urls "http://127.0.0.1:2380$i" \
+			--listen-client-urls "$client" --advertise-client-urls "$client" \
+			--listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
 			--initial-cluster "$ETCD_CLUSTER" --initial-cluster-state new --initial-cluster-token ballot-bench \
 			--logger zap --log-level warn
 	done
@@ -500,9 +508,9 @@ failover_run() {
 	start_system "$system"
 	if [[ $system == etcd ]]; then
 		proto=etcd
-		ports=$(for i in 0 1 2; do echo $((23791 + (LEADER_ID - 1 + i) % 3)); done | paste -sd,)
+		ports=$(for i in 0 1 2; do etcd_port $(((LEADER_ID - 1 + i) % 3 + 1)); done | paste -sd,)
 	else
-		ports=$(for i in 0 1 2; do echo $((16001 + (LEADER_ID - 1 + i) % 3)); done | paste -sd,)
+		ports=$(for i in 0 1 2; do ballotd_port $(((LEADER_ID - 1 + i) % 3 + 1)); done | paste -sd,)
 	fi
 	leader_pid=${NODE_PID[$system/$LEADER_ID]}
 	timeout $((FAILOVER_WINDOW_S + 40)) "$BIN/loadgen" --proto "$proto" --ports "$ports" --op set \
@@ -568,7 +576,7 @@ ballotd_applied() { ballotd_field "$1" applied_index; }
 follower_caught_up() { [[ $(ballotd_applied "$1") -ge $2 ]]; }
 all_applied() {
 	local id
-	for id in 1 2 3; do follower_caught_up $((16000 + id)) "$1" || return 1; done
+	for id in 1 2 3; do follower_caught_up "$(ballotd_port "$id")" "$1" || return 1; done
 }
 
 mode_catchup() {
@@ -591,7 +599,7 @@ mode_catchup() {
 	rm -rf "$WORK/ballotd/node$follower"
 	t0=$EPOCHREALTIME
 	start_ballotd_node "$follower" "$WORK/ballotd"
-	wait_until 900 "node $follower to apply index $target" follower_caught_up $((16000 + follower)) "$target"
+	wait_until 900 "node $follower to apply index $target" follower_caught_up "$(ballotd_port "$follower")" "$target"
 	t1=$EPOCHREALTIME
 	local follower_bytes
 	follower_bytes=$(du -sb "$WORK/ballotd/node$follower" | cut -f1)
