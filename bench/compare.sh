@@ -10,8 +10,9 @@
 #             replicas (appendfsync always, every write followed by WAIT 1 0)
 #   failover  SIGKILL the leader under write load; longest gap between successful writes,
 #             ballotd and etcd, FAILOVER_RUNS runs each
-#   catchup   a follower with a wiped data dir catches up on CATCHUP_MIB of data, against the
-#             disk's sequential write bandwidth
+#   catchup   a follower that was down while CATCHUP_MIB of data was written, then the same
+#             follower with its data dir wiped, catches up; against the disk's sequential
+#             write bandwidth (each wait at most CATCHUP_WAIT_S)
 #   memory    resident bytes per key, MEMORY_KEYS keys of 100 bytes: ballotd leader vs Redis
 #   disk      bench/disk_sync: 128-byte records, fdatasync per 1/16/64/256 records
 #   all       every one of the above (the default)
@@ -23,7 +24,9 @@
 # Environment: BENCH_DIR (scratch data, default /var/tmp/ballot-bench.PID; must be a real
 # disk, not tmpfs), OUT (results file, default bench/results/compare-DATE.md), KEEP_DATA=1,
 # NO_INSTALL=1, POINT_SECONDS, WARMUP_SECONDS, CLIENTS ("1 16 64 256"), FAILOVER_RUNS,
-# CATCHUP_MIB, MEMORY_KEYS, PORT_BASE. Every server listens on 127.0.0.1 on ports of its own,
+# CATCHUP_MIB, CATCHUP_WAIT_S, MEMORY_KEYS, PORT_BASE.
+#
+# Every server listens on 127.0.0.1 on ports of its own,
 # PORT_BASE (default 41000) + 1-3 ballotd clients, +11-13 ballotd peers, +21-23 etcd clients,
 # +31-33 etcd peers, +41-43 Redis; it refuses to start if one is taken. Servers are started
 # and stopped by PID here, and every wait has a deadline.
@@ -55,10 +58,10 @@ done
 
 if ((QUICK)); then
 	: "${POINT_SECONDS:=2}" "${WARMUP_SECONDS:=1}" "${CLIENTS:=1 64}" "${FAILOVER_RUNS:=2}"
-	: "${CATCHUP_MIB:=128}" "${MEMORY_KEYS:=200000}" "${DISK_SECONDS:=1}"
+	: "${CATCHUP_MIB:=128}" "${CATCHUP_WAIT_S:=30}" "${MEMORY_KEYS:=200000}" "${DISK_SECONDS:=1}"
 else
 	: "${POINT_SECONDS:=5}" "${WARMUP_SECONDS:=1}" "${CLIENTS:=1 16 64 256}" "${FAILOVER_RUNS:=5}"
-	: "${CATCHUP_MIB:=1024}" "${MEMORY_KEYS:=1000000}" "${DISK_SECONDS:=2}"
+	: "${CATCHUP_MIB:=1024}" "${CATCHUP_WAIT_S:=120}" "${MEMORY_KEYS:=1000000}" "${DISK_SECONDS:=2}"
 fi
 KEYS=100000
 VALUE_BYTES=100
@@ -579,42 +582,81 @@ all_applied() {
 	for id in 1 2 3; do follower_caught_up "$(ballotd_port "$id")" "$1" || return 1; done
 }
 
+# catchup_wait NODE TARGET LIMIT: waits until NODE applied TARGET; sets CATCHUP_S to the time
+# it took, or to "" if it had not after LIMIT seconds (CATCHUP_APPLIED: where it got).
+catchup_wait() {
+	local node=$1 target=$2 limit=$3 port t0 deadline
+	port=$(ballotd_port "$node")
+	t0=$EPOCHREALTIME
+	deadline=$((SECONDS + limit))
+	CATCHUP_S=""
+	while ((SECONDS < deadline)); do
+		if follower_caught_up "$port" "$target"; then
+			CATCHUP_S=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+			break
+		fi
+		sleep 0.1
+	done
+	CATCHUP_APPLIED=$(ballotd_applied "$port")
+}
+
+stop_ballotd_node() {
+	stop_pids "${NODE_PID[ballotd/$1]}"
+	unset "NODE_PID[ballotd/$1]"
+}
+
+# catchup_line WHAT: one sentence on the last catchup_wait.
+catchup_line() {
+	if [[ -z $CATCHUP_S ]]; then
+		echo "- $1: **not caught up after $CATCHUP_WAIT_S s** (applied index ${CATCHUP_APPLIED:-?} of $CATCHUP_TARGET)."
+		return
+	fi
+	awk -v s="$CATCHUP_S" -v mib="$CATCHUP_MIB" -v bw="$CATCHUP_BW" -v what="$1" 'BEGIN {
+		rate = mib * 1048576 / s / 1e6
+		printf "- %s: caught up in **%.1f s**, %.1f MB/s of values, **%.2f of the disk'"'"'s sequential write bandwidth**.\n", what, s, rate, rate / bw }'
+}
+
+# Two ways a follower falls behind: it was down while the data was written (it has the
+# log's start; the leader sends it the rest), or its data dir was wiped (it has nothing).
 mode_catchup() {
-	local keys=$((CATCHUP_MIB * 1048576 / CATCHUP_VALUE_BYTES)) bw follower line target t0 t1
+	local keys=$((CATCHUP_MIB * 1048576 / CATCHUP_VALUE_BYTES)) follower line leader_bytes lagging wiped
 	log "== catch-up: $CATCHUP_MIB MiB in $keys values of $CATCHUP_VALUE_BYTES bytes"
-	bw=$(disk_bandwidth_mb_s "$CATCHUP_MIB")
-	log "  disk sequential write (dd oflag=direct, 1 MiB blocks): $bw MB/s"
+	CATCHUP_BW=$(disk_bandwidth_mb_s "$CATCHUP_MIB")
+	log "  disk sequential write (dd oflag=direct, 1 MiB blocks): $CATCHUP_BW MB/s"
 	start_ballotd
+	follower=$((LEADER_ID % 3 + 1))
+	log "  stopping node $follower, then filling through the leader (node $LEADER_ID)"
+	stop_ballotd_node "$follower"
 	line=$(timeout 900 "$BIN/loadgen" --ports "$LEADER_PORT" --fill "$keys" --batch 16 --pipeline 4 --clients 4 \
 		--value-bytes "$CATCHUP_VALUE_BYTES" --seconds 840 2>>"$LOG") || die "filling ballotd failed: $line"
-	log "  filled in $(kv seconds "$line") s ($(kv ops_per_s "$line") MSETs of 16/s)"
-	target=$(ballotd_field "$LEADER_PORT" commit_index)
-	wait_until 300 "every node to apply index $target" all_applied "$target"
-	follower=$((LEADER_ID % 3 + 1))
-	local leader_bytes
+	log "  filled in $(kv seconds "$line") s ($(kv ops_per_s "$line") MSETs of 16 per second)"
+	CATCHUP_TARGET=$(ballotd_field "$LEADER_PORT" commit_index)
 	leader_bytes=$(du -sb "$WORK/ballotd/node$LEADER_ID" | cut -f1)
-	log "  wiping node $follower (leader node $LEADER_ID holds $leader_bytes bytes on disk, applied $target)"
-	stop_pids "${NODE_PID[ballotd/$follower]}"
-	unset "NODE_PID[ballotd/$follower]"
-	rm -rf "$WORK/ballotd/node$follower"
-	t0=$EPOCHREALTIME
+
+	log "  lagging follower: restarting node $follower (leader applied $CATCHUP_TARGET)"
 	start_ballotd_node "$follower" "$WORK/ballotd"
-	wait_until 900 "node $follower to apply index $target" follower_caught_up "$(ballotd_port "$follower")" "$target"
-	t1=$EPOCHREALTIME
-	local follower_bytes
-	follower_bytes=$(du -sb "$WORK/ballotd/node$follower" | cut -f1)
+	catchup_wait "$follower" "$CATCHUP_TARGET" "$CATCHUP_WAIT_S"
+	lagging=$(catchup_line "a follower that was down during the fill, restarted")
+	log "  ${lagging#- }"
+
+	log "  wiped follower: stopping node $follower, deleting its data dir, restarting it"
+	stop_ballotd_node "$follower"
+	rm -rf "$WORK/ballotd/node$follower"
+	start_ballotd_node "$follower" "$WORK/ballotd"
+	catchup_wait "$follower" "$CATCHUP_TARGET" "$CATCHUP_WAIT_S"
+	wiped=$(catchup_line "the same follower with its data dir deleted, restarted")
+	log "  ${wiped#- }"
 	stop_system ballotd
 	{
 		echo "### Catch-up"
 		echo
-		awk -v t0="$t0" -v t1="$t1" -v mib="$CATCHUP_MIB" -v bw="$bw" -v keys="$keys" -v vb="$CATCHUP_VALUE_BYTES" \
-			-v lb="$leader_bytes" -v fb="$follower_bytes" 'BEGIN {
-			s = t1 - t0; rate = mib * 1048576 / s / 1e6
-			printf "A 3-node ballotd cluster holding %d MiB (%d values of %d bytes, MSET of 16 per entry; the\n", mib, keys, vb
-			printf "leader data dir %.0f MiB on disk). One follower stopped, its data dir deleted, restarted:\n", lb / 1048576
-			printf "its applied index reached the leader'"'"'s in **%.1f s**, %.1f MB/s of values, **%.2f of the\n", s, rate, rate / bw
-			printf "disk'"'"'s sequential write bandwidth** (%.1f MB/s, dd oflag=direct bs=1M). Its data dir then\n", bw
-			printf "held %.0f MiB.\n", fb / 1048576 }'
+		echo "A 3-node ballotd cluster, filled with $CATCHUP_MIB MiB ($keys values of $CATCHUP_VALUE_BYTES bytes, MSET of 16 per"
+		echo "entry; the leader's data dir then $((leader_bytes / 1048576)) MiB on disk), while one follower was stopped. Time until"
+		echo "that follower's applied index reached the leader's, as MB/s of values against the disk's"
+		echo "sequential write bandwidth ($CATCHUP_BW MB/s, dd oflag=direct bs=1M), waiting at most $CATCHUP_WAIT_S s:"
+		echo
+		echo "$lagging"
+		echo "$wiped"
 		echo
 	} >>"$WORK/report.md"
 }
