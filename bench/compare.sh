@@ -24,7 +24,8 @@
 # Environment: BENCH_DIR (scratch data, default /var/tmp/ballot-bench.PID; must be a real
 # disk, not tmpfs), OUT (results file, default bench/results/compare-DATE.md), KEEP_DATA=1,
 # NO_INSTALL=1, POINT_SECONDS, WARMUP_SECONDS, CLIENTS ("1 16 64 256"), FAILOVER_RUNS,
-# CATCHUP_MIB, CATCHUP_WAIT_S, MEMORY_KEYS, PORT_BASE.
+# CATCHUP_MIB, CATCHUP_WAIT_S, MEMORY_KEYS, PORT_BASE, ROUNDS (table: run every system this
+# many times in turn and report medians; 1 by default, 3 on a busy machine).
 #
 # Every server listens on 127.0.0.1 on ports of its own,
 # PORT_BASE (default 41000) + 1-3 ballotd clients, +11-13 ballotd peers, +21-23 etcd clients,
@@ -63,6 +64,7 @@ else
 	: "${POINT_SECONDS:=5}" "${WARMUP_SECONDS:=1}" "${CLIENTS:=1 16 64 256}" "${FAILOVER_RUNS:=5}"
 	: "${CATCHUP_MIB:=1024}" "${CATCHUP_WAIT_S:=120}" "${MEMORY_KEYS:=1000000}" "${DISK_SECONDS:=2}"
 fi
+: "${ROUNDS:=1}"
 KEYS=100000
 VALUE_BYTES=100
 FAILOVER_CLIENTS=16
@@ -76,7 +78,8 @@ STOP_TIMEOUT_S=15
 STAMP=$(date -u +%Y%m%d-%H%M%S)
 WORK=${BENCH_DIR:-/var/tmp/ballot-bench.$$}
 OUT=${OUT:-$ROOT/bench/results/compare-$STAMP.md}
-ROWS=$WORK/rows.tsv        # system op clients ops/s p50 p99 p99.9 cpu/10k errors
+RAW_ROWS=$WORK/rows-raw.tsv # per point and round: system op clients ops/s p50 p99 p99.9 cpu/10k errors
+ROWS=$WORK/rows.tsv         # the same, the median over the rounds (errors: their sum)
 LOG=$WORK/compare.log
 
 PORT_BASE=${PORT_BASE:-41000}
@@ -358,7 +361,7 @@ record() {
 	cpu10k=$(awk -v c="$cpu" -v n="$ops" 'BEGIN { if (n > 0 && c >= 0) printf "%.3f", c / n * 10000; else print "n/a" }')
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$system" "$op" "$clients" "$ops_s" \
 		"$(kv p50_ms "$line")" "$(kv p99_ms "$line")" "$(kv p999_ms "$line")" "$cpu10k" \
-		"$(kv errors "$line")" >>"$ROWS"
+		"$(kv errors "$line")" >>"$RAW_ROWS"
 	log "  $system $op c=$clients: $ops_s ops/s p50 $(kv p50_ms "$line") p99 $(kv p99_ms "$line") ms, cpu/10k $cpu10k s, errors $(kv errors "$line")"
 }
 
@@ -411,7 +414,7 @@ measure_system() {
 		[[ $op == get ]] && fill "$system"
 		for c in $CLIENTS; do
 			if [[ $system == etcd && $op == incr ]]; then
-				printf 'etcd\tincr\t%s\tn/a\tn/a\tn/a\tn/a\tn/a\tn/a\n' "$c" >>"$ROWS"
+				printf 'etcd\tincr\t%s\tn/a\tn/a\tn/a\tn/a\tn/a\tn/a\n' "$c" >>"$RAW_ROWS"
 			elif [[ $system == etcd ]]; then
 				point_etcd "$op" "$c"
 			elif [[ $op == get ]]; then
@@ -426,11 +429,48 @@ measure_system() {
 
 # --- reports --------------------------------------------------------------------------
 
+# Folds RAW_ROWS into ROWS: per (system, op, clients), the median of each column over the
+# rounds, and the sum of the errors; the ops/s range goes into a tenth column.
+aggregate_rows() {
+	awk -F'\t' -v OFS='\t' '
+		function median(k, c,   n, i, j, t, a) {
+			n = cnt[k]
+			for (i = 1; i <= n; i++) a[i] = v[k, c, i]
+			if (a[1] == "n/a") return "n/a"
+			for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+			return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+		}
+		{ k = $1 OFS $2 OFS $3; if (!(k in cnt)) order[++keys] = k; n = ++cnt[k]
+		  for (c = 4; c <= 9; c++) v[k, c, n] = $c }
+		END {
+			for (i = 1; i <= keys; i++) {
+				k = order[i]; errs = 0; lo = ""; hi = ""
+				for (r = 1; r <= cnt[k]; r++) {
+					errs += v[k, 9, r]; x = v[k, 4, r]
+					if (lo == "" || x + 0 < lo + 0) lo = x
+					if (hi == "" || x + 0 > hi + 0) hi = x
+				}
+				range = lo == "n/a" ? "n/a" : sprintf("%.0f-%.0f", lo, hi)
+				print k, median(k, 4), median(k, 5), median(k, 6), median(k, 7), median(k, 8), \
+					v[k, 9, 1] == "n/a" ? "n/a" : errs, range
+			}
+		}' "$RAW_ROWS" >"$ROWS"
+}
+
 table_markdown() {
-	echo "| system | op | clients | ops/s | p50 ms | p99 ms | p99.9 ms | CPU s/10k ops | errors |"
-	echo "|---|---|---|---|---|---|---|---|---|"
-	awk -F'\t' '{ ops = $4 == "n/a" ? "n/a" : sprintf("%.0f", $4)
-		printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, toupper($2), $3, ops, $5, $6, $7, $8, $9 }' "$ROWS"
+	local range_head="" range_rule=""
+	if ((ROUNDS > 1)); then
+		range_head=" ops/s range |"
+		range_rule="---|"
+	fi
+	echo "| system | op | clients | ops/s | p50 ms | p99 ms | p99.9 ms | CPU s/10k ops | errors |$range_head"
+	echo "|---|---|---|---|---|---|---|---|---|$range_rule"
+	awk -F'\t' -v rounds="$ROUNDS" '{ ops = $4 == "n/a" ? "n/a" : sprintf("%.0f", $4)
+		p50 = $5 == "n/a" ? $5 : sprintf("%.3f", $5); p99 = $6 == "n/a" ? $6 : sprintf("%.3f", $6)
+		p999 = $7 == "n/a" ? $7 : sprintf("%.3f", $7); cpu = $8 == "n/a" ? $8 : sprintf("%.3f", $8)
+		printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |", $1, toupper($2), $3, ops, p50, p99, p999, cpu, $9
+		if (rounds > 1) printf " %s |", $10
+		printf "\n" }' "$ROWS"
 }
 
 # Ratios of ballotd against each peer: throughput (ballotd/peer, above 1 is ballotd faster) and
@@ -471,15 +511,19 @@ machine_markdown() {
 	echo "- ballot $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src include || echo ' (with local changes)'),"\
 		"$(etcd --version | head -1), redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'),"\
 		"$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
-	echo "- settings: $POINT_SECONDS s per point after $WARMUP_SECONDS s warm-up, clients: $CLIENTS, keys over $KEYS, values $VALUE_BYTES bytes"
+	echo "- settings: $POINT_SECONDS s per point after $WARMUP_SECONDS s warm-up, clients: $CLIENTS, keys over $KEYS, values $VALUE_BYTES bytes, $ROUNDS round(s)"
 }
 
 # --- the modes ------------------------------------------------------------------------
 
 mode_table() {
-	: >"$ROWS"
-	local system
-	for system in ballotd etcd redis-always redis-everysec redis-repl; do measure_system "$system"; done
+	: >"$RAW_ROWS"
+	local system round
+	for round in $(seq 1 "$ROUNDS"); do
+		((ROUNDS == 1)) || log "== round $round of $ROUNDS"
+		for system in ballotd etcd redis-always redis-everysec redis-repl; do measure_system "$system"; done
+	done
+	aggregate_rows
 	{
 		echo "### Throughput and latency"
 		echo
@@ -491,6 +535,7 @@ mode_table() {
 		echo "always; SET and INCR are each followed by WAIT 1 0 in the same write and timed as one"
 		echo "operation; GET goes to the primary alone. GETs run after all $KEYS keys were written."
 		echo "CPU: utime+stime of all the system's server processes over the timed window."
+		((ROUNDS == 1)) || echo "$ROUNDS rounds of all systems in turn; each figure is the median over the rounds."
 		echo
 		table_markdown
 		echo
