@@ -28,8 +28,11 @@
 # many times in turn and report medians; 1 by default, 3 on a busy machine).
 #
 # Every server listens on 127.0.0.1 on ports of its own,
-# PORT_BASE (default 41000) + 1-3 ballotd clients, +11-13 ballotd peers, +21-23 etcd clients,
-# +31-33 etcd peers, +41-43 Redis; it refuses to start if one is taken. Servers are started
+# PORT_BASE (default 31000) + 1-3 ballotd clients, +11-13 ballotd peers, +21-23 etcd clients,
+# +31-33 etcd peers, +41-43 Redis; it refuses to start if one is taken. They must lie below
+# the ephemeral range (/proc/sys/net/ipv4/ip_local_port_range): there, the thousands of
+# client connections a run opens (and their TIME_WAIT) take ports a server restarted later
+# then cannot bind. Servers are started
 # and stopped by PID here, and every wait has a deadline.
 set -euo pipefail
 
@@ -82,7 +85,7 @@ RAW_ROWS=$WORK/rows-raw.tsv # per point and round: system op clients ops/s p50 p
 ROWS=$WORK/rows.tsv         # the same, the median over the rounds (errors: their sum)
 LOG=$WORK/compare.log
 
-PORT_BASE=${PORT_BASE:-41000}
+PORT_BASE=${PORT_BASE:-31000}
 ballotd_port() { echo $((PORT_BASE + $1)); }      # node 1..3, Redis protocol
 ballotd_peer_port() { echo $((PORT_BASE + 10 + $1)); }
 etcd_port() { echo $((PORT_BASE + 20 + $1)); }        # member 1..3, client (JSON gateway)
@@ -186,6 +189,13 @@ rss_bytes() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$1/status"; }
 
 # --- setup ----------------------------------------------------------------------------
 
+check_ports() {
+	local low
+	low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+	((PORT_BASE + 43 < low)) ||
+		die "PORT_BASE=$PORT_BASE: ports up to $((PORT_BASE + 43)) reach the ephemeral range (from $low); pick PORT_BASE below $((low - 43))"
+}
+
 install_deps() {
 	local missing=()
 	command -v etcd >/dev/null || missing+=(etcd-server)
@@ -257,6 +267,12 @@ ballotd_find_leader() {
 	return 1
 }
 
+# Node N's process lives and answers INFO.
+ballotd_node_up() {
+	kill -0 "${NODE_PID[ballotd/$1]}" 2>/dev/null || die "ballotd node $1 exited: $(tail -2 "$WORK/ballotd/node$1.log")"
+	[[ -n $(ballotd_role "$(ballotd_port "$1")") ]]
+}
+
 start_ballotd_node() {
 	local id=$1 dir=$2
 	start "ballotd/$id" "$dir/node$id.log" "$BIN/ballotd" --id "$id" --cluster "$BALLOTD_CLUSTER" \
@@ -268,6 +284,9 @@ start_ballotd() {
 	rm -rf "$dir" && mkdir -p "$dir"
 	for id in 1 2 3; do require_free_ports "$(ballotd_port "$id")" "$(ballotd_peer_port "$id")"; done
 	for id in 1 2 3; do start_ballotd_node "$id" "$dir"; done
+	for id in 1 2 3; do
+		wait_until "$START_TIMEOUT_S" "ballotd node $id (see $dir/node$id.log)" ballotd_node_up "$id"
+	done
 	wait_until "$START_TIMEOUT_S" "a ballotd leader" ballotd_find_leader
 	ballotd_find_leader
 	log "ballotd: leader is node $LEADER_ID (port $LEADER_PORT), pids $(pids_of ballotd)"
@@ -285,6 +304,14 @@ etcd_find_leader() {
 	LEADER_ID=$((LEADER_PORT - $(etcd_port 0)))
 }
 
+etcd_all_healthy() {
+	local i
+	for i in 1 2 3; do
+		kill -0 "${NODE_PID[etcd/$i]}" 2>/dev/null || die "etcd member $i exited: $(tail -2 "$WORK/etcd/e$i.log")"
+	done
+	[[ $(timeout 5 etcdctl --endpoints "$(etcd_endpoints)" endpoint health 2>&1 | grep -c 'is healthy') == 3 ]]
+}
+
 start_etcd() {
 	local dir=$WORK/etcd i client peer
 	rm -rf "$dir" && mkdir -p "$dir"
@@ -299,6 +326,7 @@ start_etcd() {
 			--logger zap --log-level warn
 	done
 	wait_until "$START_TIMEOUT_S" "an etcd leader" etcd_find_leader
+	wait_until "$START_TIMEOUT_S" "3 healthy etcd members" etcd_all_healthy
 	etcd_find_leader
 	log "etcd: leader is e$LEADER_ID (port $LEADER_PORT), pids $(pids_of etcd)"
 }
@@ -775,6 +803,7 @@ main() {
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
 	log "command: $COMMAND"
+	check_ports
 	install_deps
 	stop_system_services
 	build
