@@ -28,8 +28,8 @@
 # many times in turn and report medians; 1 by default, 3 on a busy machine).
 #
 # Every server listens on 127.0.0.1 on ports of its own,
-# PORT_BASE (default 31000) + 1-3 ballotd clients, +11-13 ballotd peers, +21-23 etcd clients,
-# +31-33 etcd peers, +41-43 Redis; it refuses to start if one is taken. They must lie below
+# PORT_BASE (default 27300; moved up by 100 while one is taken) + 1-3 ballotd clients, +11-13 ballotd peers, +21-23 etcd clients,
+# +31-33 etcd peers, +41-43 Redis. They must lie below
 # the ephemeral range (/proc/sys/net/ipv4/ip_local_port_range): there, the thousands of
 # client connections a run opens (and their TIME_WAIT) take ports a server restarted later
 # then cannot bind. Servers are started
@@ -85,14 +85,16 @@ RAW_ROWS=$WORK/rows-raw.tsv # per point and round: system op clients ops/s p50 p
 ROWS=$WORK/rows.tsv         # the same, the median over the rounds (errors: their sum)
 LOG=$WORK/compare.log
 
-PORT_BASE=${PORT_BASE:-31000}
+PORT_BASE=${PORT_BASE:-27300}
 ballotd_port() { echo $((PORT_BASE + $1)); }      # node 1..3, Redis protocol
 ballotd_peer_port() { echo $((PORT_BASE + 10 + $1)); }
 etcd_port() { echo $((PORT_BASE + 20 + $1)); }        # member 1..3, client (JSON gateway)
 etcd_peer_port() { echo $((PORT_BASE + 30 + $1)); }
-REDIS_PORTS=($((PORT_BASE + 41)) $((PORT_BASE + 42)) $((PORT_BASE + 43)))
-BALLOTD_CLUSTER="1=127.0.0.1:$(ballotd_peer_port 1),2=127.0.0.1:$(ballotd_peer_port 2),3=127.0.0.1:$(ballotd_peer_port 3)"
-ETCD_CLUSTER="e1=http://127.0.0.1:$(etcd_peer_port 1),e2=http://127.0.0.1:$(etcd_peer_port 2),e3=http://127.0.0.1:$(etcd_peer_port 3)"
+init_ports() {
+	REDIS_PORTS=($((PORT_BASE + 41)) $((PORT_BASE + 42)) $((PORT_BASE + 43)))
+	BALLOTD_CLUSTER="1=127.0.0.1:$(ballotd_peer_port 1),2=127.0.0.1:$(ballotd_peer_port 2),3=127.0.0.1:$(ballotd_peer_port 3)"
+	ETCD_CLUSTER="e1=http://127.0.0.1:$(etcd_peer_port 1),e2=http://127.0.0.1:$(etcd_peer_port 2),e3=http://127.0.0.1:$(etcd_peer_port 3)"
+}
 
 declare -A NODE_PID   # "system/N" -> pid of a server this script started
 ALL_PIDS=()           # every process this script started, for the exit trap
@@ -189,11 +191,27 @@ rss_bytes() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$1/status"; }
 
 # --- setup ----------------------------------------------------------------------------
 
+# All the ports of PORT_BASE are free now.
+ports_free() {
+	local i
+	for i in 1 2 3 11 12 13 21 22 23 31 32 33 41 42 43; do
+		! port_busy $((PORT_BASE + i)) || return 1
+	done
+}
+
+# Keeps the ports below the ephemeral range, and moves PORT_BASE up in steps of 100 while
+# something else (another user of this machine) listens on one of them.
 check_ports() {
-	local low
+	local low tries=0
 	low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+	until ports_free; do
+		((++tries < 20)) || die "no free ports found from PORT_BASE=$PORT_BASE; set PORT_BASE"
+		PORT_BASE=$((PORT_BASE + 100))
+	done
 	((PORT_BASE + 43 < low)) ||
-		die "PORT_BASE=$PORT_BASE: ports up to $((PORT_BASE + 43)) reach the ephemeral range (from $low); pick PORT_BASE below $((low - 43))"
+		die "PORT_BASE=$PORT_BASE: ports up to $((PORT_BASE + 43)) reach the ephemeral range (from $low); pick PORT_BASE below $((low - 143))"
+	init_ports
+	log "ports: $((PORT_BASE + 1))-$((PORT_BASE + 43)) (PORT_BASE=$PORT_BASE)"
 }
 
 install_deps() {
