@@ -38,7 +38,13 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$ROOT/build/bin
-COMMAND="bench/compare.sh${*:+ $*}"
+# The exact command, with the settings given in the environment.
+ENV_SETTINGS=""
+for setting in BENCH_DIR OUT ROUNDS POINT_SECONDS WARMUP_SECONDS CLIENTS FAILOVER_RUNS CATCHUP_MIB \
+	CATCHUP_WAIT_S MEMORY_KEYS DISK_SECONDS PORT_BASE KEEP_DATA NO_INSTALL; do
+	[[ -z ${!setting:-} ]] || ENV_SETTINGS+="$setting=${!setting@Q} "
+done
+COMMAND="${ENV_SETTINGS}bench/compare.sh${*:+ $*}"
 
 QUICK=0
 RECORD=0
