@@ -222,6 +222,14 @@ void ballot_raft_free(ballot_raft *r);
 /* One unit of logical time. */
 void ballot_raft_tick(ballot_raft *r);
 
+/* A hint from the driver: the connection from `leader` closed (its process died, and the
+ * kernel closed its sockets). A follower of that leader forgets it, which ends its lease
+ * (it then answers vote requests), and campaigns, with pre-vote, after a heartbeat and a
+ * random part of half an election timeout, instead of a whole election timeout. Safety never rests on it: a leader that is
+ * in fact alive still holds its other followers' leases, so their pre-votes fail and nothing
+ * is disrupted; a machine that dies without closing anything is found by the timeout. */
+void ballot_raft_leader_lost(ballot_raft *r, uint64_t leader);
+
 /* Handles a message from a peer (borrowed). A malformed or impossible message (bad shape,
  * an acknowledgement of entries never sent, a second leader in our term, a response from a
  * node that is not a member) is dropped and counted; it never breaks the core. Requests

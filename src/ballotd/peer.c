@@ -151,6 +151,8 @@ static void on_connected(uv_connect_t *req, int status)
 	p->connecting = false;
 	uv_timer_stop(&p->retry); /* the connect timeout */
 	if (status != 0) {
+		if (status == UV_ECONNREFUSED) /* nothing listens there: its process is gone */
+			ballot_raft_leader_lost(p->n->raft, p->id);
 		drop_connection(p);
 		return;
 	}
@@ -324,6 +326,10 @@ static void on_in_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	node *n = in->n;
 	(void)buf;
 	if (nread < 0) {
+		/* The peer closed or reset its connection: if it led us, its process has likely
+		 * died (the kernel closes a dead process's sockets): a hint to elect sooner. */
+		if (in->from != 0 && (nread == UV_EOF || nread == UV_ECONNRESET))
+			ballot_raft_leader_lost(n->raft, in->from);
 		close_in(in);
 		return;
 	}

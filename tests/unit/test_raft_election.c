@@ -366,6 +366,58 @@ static void vote_request_from_non_member_is_answered(void **state)
 	rh_free(&c);
 }
 
+/* ballot_raft_leader_lost: a leader's process dies and its connections close; with the hint
+ * the followers elect a new leader before an election timeout would even have started a
+ * campaign (without it, nobody has campaigned by then). */
+static void leader_lost_hint_elects_within_heartbeats(void **state)
+{
+	(void)state;
+	static rh_cluster c;
+	rh_init(&c, 3);
+	rh_elect(&c, 1);
+	rh_run(&c, 2);
+	rh_crash(&c, 1);
+	ballot_raft_leader_lost(rh_raft(&c, 2), 1);
+	ballot_raft_leader_lost(rh_raft(&c, 3), 1);
+	ballot_raft_leader_lost(rh_raft(&c, 3), 2); /* not its leader: ignored */
+	rh_run(&c, E - 1);
+	uint64_t l = rh_leader(&c);
+	assert_true(l == 2 || l == 3);
+	assert_int_equal(rh_term(&c, l), 2);
+
+	/* Without the hint: a whole election timeout passes first. */
+	static rh_cluster d;
+	rh_init(&d, 3);
+	rh_elect(&d, 1);
+	rh_run(&d, 2);
+	rh_crash(&d, 1);
+	rh_run(&d, E - 1);
+	assert_int_equal(rh_leader(&d), 0);
+	rh_free(&d);
+	rh_free(&c);
+}
+
+/* A false alarm (the leader is alive; one follower's connection from it closed) disrupts
+ * nothing: the other follower's lease refuses the pre-vote, the term stays. */
+static void leader_lost_hint_on_a_live_leader_disrupts_nothing(void **state)
+{
+	(void)state;
+	static rh_cluster c;
+	rh_init(&c, 3);
+	rh_elect(&c, 1);
+	rh_run(&c, 2);
+	rh_cut(&c, 1, 2); /* 2 stops hearing the leader for a while */
+	ballot_raft_leader_lost(rh_raft(&c, 2), 1);
+	rh_run(&c, E / 2);
+	assert_true(rh_sent_count(&c, 2, 0, BALLOT_MSG_PREVOTE) > 0);
+	rh_heal(&c);
+	rh_run(&c, 5 * E);
+	assert_int_equal(rh_role(&c, 1), BALLOT_ROLE_LEADER);
+	for (uint64_t id = 1; id <= 3; id++)
+		assert_int_equal(rh_term(&c, id), 1);
+	rh_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -377,6 +429,8 @@ int main(void)
 		cmocka_unit_test(higher_term_makes_leader_step_down),
 		cmocka_unit_test(prevote_does_not_increment_term),
 		cmocka_unit_test(partitioned_node_rejoining_does_not_disrupt_leader),
+		cmocka_unit_test(leader_lost_hint_elects_within_heartbeats),
+		cmocka_unit_test(leader_lost_hint_on_a_live_leader_disrupts_nothing),
 		cmocka_unit_test(check_quorum_leader_steps_down_when_isolated),
 		cmocka_unit_test(learner_never_campaigns),
 		cmocka_unit_test(election_timeout_is_randomized_between_e_and_2e),
