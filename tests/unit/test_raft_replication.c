@@ -747,6 +747,63 @@ static void leader_sends_new_appends_while_a_ready_syncs(void **state)
 	ballot_raft_free(r);
 }
 
+/* A follower whose disk was wiped (an operator's shortcut: replacing it is the safe way)
+ * comes back with an empty log. The leader believed it held everything; its heartbeat
+ * answer says otherwise, and the leader sends it the log again instead of taking the
+ * refusal for a stale one forever. */
+static void wiped_follower_is_sent_the_log_again(void **state)
+{
+	(void)state;
+	static rh_cluster c;
+	rh_init(&c, 3);
+	rh_elect(&c, 1);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(rh_propose(&c, 1, "x", NULL), 0);
+	rh_run(&c, 5);
+	uint64_t last = rh_last(&c, 1);
+	assert_int_equal(rh_last(&c, 3), last);
+	assert_int_equal(peer_match(&c, 1, 3), last);
+
+	rh_crash(&c, 3);
+	rh_node *n = rh_node_of(&c, 3);
+	for (size_t i = 0; i < n->log_count; i++)
+		ballot_rbuf_unref(n->log[i].data);
+	n->log_count = 0;
+	n->hs = (ballot_hard_state){0};
+	rh_restart(&c, 3);
+	rh_run(&c, 5 * E);
+	assert_int_equal(rh_last(&c, 3), last);
+	assert_int_equal(peer_match(&c, 1, 3), last);
+	assert_int_equal(rh_role(&c, 1), BALLOT_ROLE_LEADER);
+	rh_free(&c);
+
+	/* The same after the leader compacted past it: the log comes back as a snapshot. */
+	static rh_cluster d;
+	ballot_raft_options base = opts_default();
+	base.compact_keep_entries = 0;
+	rh_init_opts(&d, 3, &base, 1);
+	rh_elect(&d, 1);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(rh_propose(&d, 1, "x", NULL), 0);
+	rh_run(&d, 5);
+	last = rh_last(&d, 1);
+	ballot_rbuf *snap = ballot_rbuf_new("snapshot", 8);
+	assert_int_equal(ballot_raft_compact(rh_raft(&d, 1), last, snap), 0);
+	ballot_rbuf_unref(snap);
+	rh_crash(&d, 3);
+	n = rh_node_of(&d, 3);
+	for (size_t i = 0; i < n->log_count; i++)
+		ballot_rbuf_unref(n->log[i].data);
+	n->log_count = 0;
+	n->hs = (ballot_hard_state){0};
+	rh_restart(&d, 3);
+	rh_run(&d, 10 * E);
+	assert_int_equal(rh_node_of(&d, 3)->snap_index, last); /* it came as a snapshot */
+	assert_int_equal(rh_last(&d, 3), last);
+	assert_int_equal(peer_match(&d, 1, 3), last);
+	rh_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -768,6 +825,7 @@ int main(void)
 		cmocka_unit_test(persist_before_speak_votes_and_acks_wait_for_the_disk),
 		cmocka_unit_test(leader_counts_itself_only_after_advance),
 		cmocka_unit_test(leader_sends_new_appends_while_a_ready_syncs),
+		cmocka_unit_test(wiped_follower_is_sent_the_log_again),
 	};
 	return cmocka_run_group_tests(tests, NULL, rh_free_leftovers);
 }
