@@ -13,8 +13,9 @@
  *
  * The driver handles one ready at a time, in this order (the "persist before you speak"
  * rule, Raft §5 and thesis §10.2.1):
- *   1. send ready.messages at once (a leader's appends and heartbeats: they depend on
- *      nothing unpersisted; a leader counts its own entries only once persisted);
+ *   1. send ready.messages at once (a leader's appends and heartbeats, a follower's
+ *      answers to heartbeats once its term is durable: they depend on nothing unpersisted;
+ *      a leader counts its own entries only once persisted);
  *   2. persist ready.snapshot (if any), then ready.hard_state (if changed), then
  *      ready.entries (truncating the stored log from entries[0].index first), and sync;
  *   3. send ready.messages_after_persist (votes, acknowledgements: they promise what is
@@ -22,7 +23,8 @@
  *   4. apply ready.committed in order, answer ready.reads once applied >= their index;
  *   5. call ballot_raft_advance.
  * tick, step, propose and read may be called between ready and advance; a new ready is
- * produced only after advance.
+ * produced only after advance, but ballot_raft_take_messages hands out what may leave at
+ * once meanwhile (so a slow sync delays neither a leader's appends nor heartbeat answers).
  *
  * The design follows the Raft paper (Ongaro & Ousterhout 2014) and Ongaro's thesis (2014):
  * pre-vote and check-quorum (§9.6), single-server membership changes with learners (§4.1–4.2,
@@ -225,7 +227,7 @@ void ballot_raft_tick(ballot_raft *r);
 /* A hint from the driver: the connection from `leader` closed (its process died, and the
  * kernel closed its sockets). A follower of that leader forgets it, which ends its lease
  * (it then answers vote requests), and campaigns, with pre-vote, after a heartbeat and a
- * random part of half an election timeout, instead of a whole election timeout. Safety never rests on it: a leader that is
+ * random part of a quarter of an election timeout, instead of a whole election timeout. Safety never rests on it: a leader that is
  * in fact alive still holds its other followers' leases, so their pre-votes fail and nothing
  * is disrupted; a machine that dies without closing anything is found by the timeout. */
 void ballot_raft_leader_lost(ballot_raft *r, uint64_t leader);

@@ -27,7 +27,7 @@ static const char usage[] =
 	"  --requirepass PASS    clients must AUTH with PASS\n"
 	"  --cluster-id N        refuse peers of another cluster (default 1)\n"
 	"  --tick-ms MS          the Raft tick (default 25)\n"
-	"  --election-ticks N    election timeout, random in [N, 2N) ticks (default 8)\n"
+	"  --election-ticks N    election timeout, random in [N, 2N) ticks (default 20)\n"
 	"  --heartbeat-ticks N   heartbeat interval in ticks (default 2)\n"
 	"  --snapshot-entries N  snapshot every N applied entries (default 100000)\n"
 	"  --max-clients N       client connections (default 10000)\n"

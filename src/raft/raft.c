@@ -203,8 +203,12 @@ static void send(ballot_raft *r, ballot_msg *m)
 {
 	if (m == NULL)
 		return;
+	/* A heartbeat's answer promises nothing new (its match is what was acknowledged,
+	 * durably, before), so once our term is durable it need not wait behind a slow sync:
+	 * a leader that hears nothing for an election timeout steps down (check-quorum). */
+	bool heartbeat_answer = m->type == BALLOT_MSG_APPEND_RESP && m->heartbeat && m->term == r->prev_hs.term;
 	bool now = m->type == BALLOT_MSG_APPEND || m->type == BALLOT_MSG_SNAPSHOT ||
-		   m->type == BALLOT_MSG_TIMEOUT_NOW || m->type == BALLOT_MSG_PREVOTE;
+		   m->type == BALLOT_MSG_TIMEOUT_NOW || m->type == BALLOT_MSG_PREVOTE || heartbeat_answer;
 	if (vec_push(now ? &r->msgs : &r->msgs_after, m) != 0) {
 		ballot_msg_free(m);
 		r->dropped++;
@@ -1414,12 +1418,12 @@ void ballot_raft_leader_lost(ballot_raft *r, uint64_t leader)
 	if (r->role != BALLOT_ROLE_FOLLOWER || leader == 0 || r->leader != leader || !self_is_voter(r))
 		return;
 	/* Its lease is over here, and an election is due after a heartbeat and a random part
-	 * of half an election timeout, staggered so the followers that saw the same close
-	 * seldom split the vote. */
+	 * of a quarter of an election timeout, staggered so the followers that saw the same
+	 * close seldom split the vote. */
 	r->leader = 0;
 	r->election_elapsed = r->opts.election_ticks;
 	unsigned e = r->opts.election_ticks;
-	r->randomized_timeout = e + r->opts.heartbeat_ticks + (unsigned)ballot_rng_below(&r->rng, e / 2 + 1);
+	r->randomized_timeout = e + r->opts.heartbeat_ticks + (unsigned)ballot_rng_below(&r->rng, e / 4 + 1);
 }
 
 static bool is_vote_request(uint8_t type)

@@ -327,12 +327,15 @@ static void rh_wire_push(rh_cluster *c, ballot_msg *m)
 	s->transfer = m->transfer;
 }
 
-/* Whether a message type promises something that must be durable first (a vote, an
- * acknowledgement, a vote request after voting for oneself). */
-static bool rh_needs_persist(uint8_t type)
+/* Whether a message promises something that must be durable first (a vote, an
+ * acknowledgement, a vote request after voting for oneself). A heartbeat's answer promises
+ * nothing new once its term is on the node's disk. */
+static bool rh_needs_persist(const rh_node *n, const ballot_msg *m)
 {
-	return type == BALLOT_MSG_VOTE || type == BALLOT_MSG_VOTE_RESP || type == BALLOT_MSG_APPEND_RESP ||
-	       type == BALLOT_MSG_SNAPSHOT_RESP;
+	if (m->type == BALLOT_MSG_APPEND_RESP && m->heartbeat && m->term == n->hs.term)
+		return false;
+	return m->type == BALLOT_MSG_VOTE || m->type == BALLOT_MSG_VOTE_RESP || m->type == BALLOT_MSG_APPEND_RESP ||
+	       m->type == BALLOT_MSG_SNAPSHOT_RESP;
 }
 
 /* ---- the driver cycle ------------------------------------------------------------------ */
@@ -365,7 +368,7 @@ static void rh_handle_ready(rh_cluster *c, rh_node *n)
 	/* 1. messages that depend on nothing unpersisted */
 	for (size_t i = 0; i < rd.message_count; i++) {
 		ballot_msg *m = rd.messages[i];
-		if (rh_needs_persist(m->type))
+		if (rh_needs_persist(n, m))
 			RH_FAIL("persist before speak: node %llu sends %s before persisting",
 				(unsigned long long)n->id, ballot_msg_type_name(m->type));
 		if (m->from != n->id)
