@@ -776,7 +776,8 @@ static void after_commit(ballot_raft *r)
  * follower's whole conflicting term) and probe again. */
 static void handle_append_reject(ballot_raft *r, progress *pr, const ballot_msg *m)
 {
-	if (m->prev_index == pr->match && m->conflict_term == 0 && m->conflict_index <= pr->match) {
+	if (m->prev_index == pr->match && m->conflict_term == 0 && m->conflict_index >= 1 &&
+	    m->conflict_index <= pr->match) {
 		/* An append at its match (which it acknowledged, durably, before this append
 		 * left) refused because its log now ends before it: it lost its disk. Send it
 		 * everything again from where its log ends. Commit never goes back; only this

@@ -631,6 +631,21 @@ static void node_crash(sim_node *n, unsigned how)
 	n->storage = NULL;
 }
 
+/* A process that dies has its sockets closed by its kernel: the peers that can still hear
+ * from it see their connections close, a hint that its leadership is over (ballotd passes
+ * it to the core; a machine that loses power sends nothing). */
+static void tell_peers_closed(sim_world *w, const sim_node *dead)
+{
+	unsigned d = (unsigned)(dead - w->nodes);
+	for (unsigned i = 0; i < w->node_count; i++) {
+		sim_node *o = &w->nodes[i];
+		if (i != d && o->alive && !w->blocked[d][i]) {
+			ballot_raft_leader_lost(o->raft, dead->id);
+			process_ready(w, o);
+		}
+	}
+}
+
 static void operator_wake(sim_world *w);
 
 /* Node n's data dir was found damaged (BALLOT_ECORRUPT from recovery, or from its running
@@ -1101,8 +1116,10 @@ static void handle_event(sim_world *w, sim_event *ev)
 		break;
 	case EV_CRASH:
 		if (n->alive && ev->generation == n->incarnation) {
-			node_crash(n, ballot_rng_below(&w->rng, 2) ? BALLOT_FS_SIM_CRASH_PROCESS
-								   : BALLOT_FS_SIM_CRASH_POWER | BALLOT_FS_SIM_CRASH_TEAR);
+			bool process = ballot_rng_below(&w->rng, 2) != 0;
+			node_crash(n, process ? BALLOT_FS_SIM_CRASH_PROCESS : BALLOT_FS_SIM_CRASH_POWER | BALLOT_FS_SIM_CRASH_TEAR);
+			if (process)
+				tell_peers_closed(w, n);
 			w->res->crashes++;
 			sim_schedule(w, 1 + ballot_rng_below(&w->rng, 3), EV_RESTART, ev->target, n->incarnation,
 				     NULL, 0, 0, NULL);
