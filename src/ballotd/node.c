@@ -606,10 +606,22 @@ static void process_ready(node *n)
 		ballot_raft_ready_take(n->raft, rd);
 		send_messages(n, rd->messages, rd->message_count);
 		n->persisting = true;
-		if (rd->has_snapshot || rd->hard_state_changed || rd->entry_count > 0) {
+		bool durable_work = rd->has_snapshot || rd->hard_state_changed || rd->entry_count > 0;
+		if (durable_work && (rd->role == BALLOT_ROLE_LEADER || rd->has_snapshot)) {
+			/* A leader syncs on the thread pool: its appends are already out, and its
+			 * loop keeps taking requests and acknowledgements meanwhile. */
 			n->persist_req.data = n;
 			uv_queue_work(n->loop, &n->persist_req, persist_work, persist_done);
 			return;
+		}
+		if (durable_work) {
+			/* A follower's acknowledgement waits for this sync whatever it does, so it
+			 * syncs here: two thread hand-offs fewer on every write's path. */
+			n->persist_rc = node_store_persist(n->store, &n->rd, &n->persist_em);
+			if (n->persist_rc != 0) {
+				node_fatal(n, BALLOT_EIO, "could not persist the log: %s", n->persist_em.text);
+				return;
+			}
 		}
 		finish_ready(n);
 	}
