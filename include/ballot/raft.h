@@ -226,8 +226,8 @@ void ballot_raft_tick(ballot_raft *r);
 
 /* A hint from the driver: the connection from `leader` closed (its process died, and the
  * kernel closed its sockets). A follower of that leader forgets it, which ends its lease
- * (it then answers vote requests), and campaigns, with pre-vote, after a heartbeat and a
- * random part of a quarter of an election timeout, instead of a whole election timeout. Safety never rests on it: a leader that is
+ * (it then answers vote requests), and campaigns, with pre-vote, after one to five
+ * heartbeat intervals (at random) instead of a whole election timeout. Safety never rests on it: a leader that is
  * in fact alive still holds its other followers' leases, so their pre-votes fail and nothing
  * is disrupted; a machine that dies without closing anything is found by the timeout. */
 void ballot_raft_leader_lost(ballot_raft *r, uint64_t leader);

@@ -27,9 +27,11 @@ static const char usage[] =
 	"  --requirepass PASS    clients must AUTH with PASS\n"
 	"  --cluster-id N        refuse peers of another cluster (default 1)\n"
 	"  --tick-ms MS          the Raft tick (default 25)\n"
-	"  --election-ticks N    election timeout, random in [N, 2N) ticks (default 20)\n"
+	"  --election-ticks N    election timeout, random in [N, 2N) ticks (default 40)\n"
 	"  --heartbeat-ticks N   heartbeat interval in ticks (default 2)\n"
 	"  --snapshot-entries N  snapshot every N applied entries (default 100000)\n"
+	"  --snapshot-bytes N    ... or once the entries applied since the last hold N bytes\n"
+	"                        (default 67108864; the log since a snapshot is kept in memory)\n"
 	"  --max-clients N       client connections (default 10000)\n"
 	"  --follower MODE       what a follower does with a command for the leader: 'forward' it\n"
 	"                        and relay the answer (default), or 'redirect' the client with\n"
@@ -118,6 +120,8 @@ static void set_key(ballot_node_config *c, const char *key, const char *v)
 		c->heartbeat_ticks = (unsigned)parse_number(key, v, 1, 999);
 	else if (strcmp(key, "snapshot-entries") == 0)
 		c->snapshot_entries = parse_number(key, v, 0, UINT64_MAX);
+	else if (strcmp(key, "snapshot-bytes") == 0)
+		c->snapshot_bytes = parse_number(key, v, 0, UINT64_MAX);
 	else if (strcmp(key, "max-clients") == 0)
 		c->clients_max = (unsigned)parse_number(key, v, 1, 1000000);
 	else if (strcmp(key, "follower") == 0 && (strcmp(v, "forward") == 0 || strcmp(v, "redirect") == 0))

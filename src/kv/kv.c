@@ -14,7 +14,7 @@
 
 #define SNAPSHOT_MAGIC "BKVS"
 #define SNAPSHOT_MAGIC_BYTES 4
-#define SNAPSHOT_VERSION 1
+#define SNAPSHOT_VERSION 2 /* 2: keys in (XXH3-64 hash, bytes) order; 1 was byte order */
 /* magic, version, key count ... checksum */
 #define SNAPSHOT_HEADER_BYTES (SNAPSHOT_MAGIC_BYTES + 1 + 8)
 #define SNAPSHOT_CHECKSUM_BYTES 8
@@ -152,34 +152,53 @@ int ballot_kv_query_entry(const ballot_kv *kv, const void *cmd, size_t len, ball
 
 /* --- Snapshots ----------------------------------------------------------------------------- */
 
+typedef struct snapshot_writer {
+	ballot_buf *out;
+	int rc;
+} snapshot_writer;
+
+static void write_record(void *ctx, const kv_entry *e)
+{
+	snapshot_writer *w = ctx;
+	if (w->rc != 0)
+		return;
+	uint32_t kl = e->key_len, vl = e->val_len;
+	if (ballot_buf_reserve(w->out, 8 + (size_t)kl + vl) != 0) {
+		w->rc = BALLOT_ENOMEM;
+		return;
+	}
+	buf_put_u32(w->out, kl);
+	ballot_buf_append(w->out, e->bytes, kl);
+	buf_put_u32(w->out, vl);
+	ballot_buf_append(w->out, kv_entry_val_const(e), vl);
+}
+
 int ballot_kv_snapshot(const ballot_kv *kv, ballot_buf *out)
 {
-	const kv_entry **sorted;
-	int rc = kv_table_sorted(&kv->table, &sorted);
-	if (rc != 0)
-		return rc;
-	uint64_t n = kv->table.count;
-	size_t bytes = SNAPSHOT_HEADER_BYTES + SNAPSHOT_CHECKSUM_BYTES;
-	for (uint64_t i = 0; i < n; i++)
-		bytes += SNAPSHOT_RECORD_MIN_BYTES + sorted[i]->key_len + sorted[i]->val_len;
+	/* Hash order is as deterministic as byte order, and one walk of the buckets gives it
+	 * (each short chain sorted by itself), touching each key once: a large snapshot was
+	 * mostly a sort of every key, then two more passes over them. */
 	size_t start = out->len;
-	rc = ballot_buf_reserve(out, bytes);
-	if (rc == 0) {
-		ballot_buf_append(out, SNAPSHOT_MAGIC, SNAPSHOT_MAGIC_BYTES);
-		buf_put_u8(out, SNAPSHOT_VERSION);
-		buf_put_u64(out, n);
-		for (uint64_t i = 0; i < n; i++) {
-			const kv_entry *e = sorted[i];
-			buf_put_u32(out, e->key_len);
-			ballot_buf_append(out, e->bytes, e->key_len);
-			buf_put_u32(out, e->val_len);
-			ballot_buf_append(out, kv_entry_val_const(e), e->val_len);
-		}
-		buf_put_u64(out, XXH3_64bits(out->data + start, out->len - start));
-		BALLOT_ASSERT(out->len - start == bytes);
+	uint64_t n = kv->table.count;
+	if (ballot_buf_reserve(out, SNAPSHOT_HEADER_BYTES + SNAPSHOT_CHECKSUM_BYTES) != 0)
+		return BALLOT_ENOMEM;
+	ballot_buf_append(out, SNAPSHOT_MAGIC, SNAPSHOT_MAGIC_BYTES);
+	buf_put_u8(out, SNAPSHOT_VERSION);
+	buf_put_u64(out, n);
+	snapshot_writer w = {.out = out};
+	int rc = kv_table_walk_ordered(&kv->table, write_record, &w);
+	if (rc == 0)
+		rc = w.rc;
+	if (rc == 0 && ballot_buf_reserve(out, SNAPSHOT_CHECKSUM_BYTES) != 0)
+		rc = BALLOT_ENOMEM;
+	if (rc != 0) {
+		out->len = start; /* as it was */
+		if (out->data != NULL)
+			out->data[start] = '\0';
+		return rc;
 	}
-	free(sorted);
-	return rc;
+	buf_put_u64(out, XXH3_64bits(out->data + start, out->len - start));
+	return 0;
 }
 
 /* Checks the checksum, magic and version; leaves r at the key count. */
@@ -212,9 +231,11 @@ static int read_record(byte_reader *r, uint64_t i, const kv_entry *prev, kv_entr
 		return ballot_errorf(em, BALLOT_ECORRUPT, "key-value snapshot: key %" PRIu64 " is truncated", i);
 	if (klen > BALLOT_KV_KEY_MAX_BYTES || vlen > BALLOT_KV_VALUE_MAX_BYTES)
 		return ballot_errorf(em, BALLOT_ECORRUPT, "key-value snapshot: key %" PRIu64 " is past the limits", i);
-	if (prev != NULL && kv_key_compare(prev->bytes, prev->key_len, key, klen) >= 0)
+	uint64_t hash = kv_hash(key, klen);
+	if (prev != NULL && (prev->hash > hash ||
+			     (prev->hash == hash && kv_key_compare(prev->bytes, prev->key_len, key, klen) >= 0)))
 		return ballot_errorf(em, BALLOT_ECORRUPT, "key-value snapshot: key %" PRIu64 " is out of order", i);
-	*out = kv_entry_new(key, klen, kv_hash(key, klen), val, vlen, vlen);
+	*out = kv_entry_new(key, klen, hash, val, vlen, vlen);
 	if (*out == NULL)
 		return ballot_errorf(em, BALLOT_ENOMEM, "out of memory restoring key %" PRIu64, i);
 	return 0;

@@ -257,31 +257,6 @@ static int compare_by_hash(const void *pa, const void *pb)
 	return compare_by_key(pa, pb);
 }
 
-typedef struct collector {
-	const kv_entry **items;
-	size_t n;
-} collector;
-
-static void collect(void *ctx, const kv_entry *e)
-{
-	collector *c = ctx;
-	c->items[c->n++] = e;
-}
-
-int kv_table_sorted(const kv_table *t, const kv_entry ***out)
-{
-	collector c = {.items = malloc((t->count > 0 ? t->count : 1) * sizeof *c.items)};
-	*out = NULL;
-	if (c.items == NULL)
-		return BALLOT_ENOMEM;
-	kv_table_each(t, collect, &c);
-	BALLOT_ASSERT(c.n == t->count);
-	if (c.n > 1)
-		qsort(c.items, c.n, sizeof *c.items, compare_by_key);
-	*out = c.items;
-	return 0;
-}
-
 /* The chain holding hash h during a scan, and the last hash that chain may hold. */
 static kv_entry *scan_chain(const kv_table *t, uint64_t h, uint64_t *last)
 {
@@ -358,5 +333,47 @@ int kv_table_scan(const kv_table *t, uint64_t cursor, uint64_t count, const kv_e
 	*next = cut < b.n ? b.items[cut - 1]->hash + 1 : 0;
 	*out = b.items;
 	*n = cut;
+	return 0;
+}
+
+int kv_table_walk_ordered(const kv_table *t, void (*fn)(void *ctx, const kv_entry *e), void *ctx)
+{
+	enum { ON_STACK = 32 };
+	const kv_entry *stack[ON_STACK];
+	const kv_entry **items = stack;
+	size_t cap = ON_STACK;
+	uint64_t h = 0;
+	for (;;) {
+		uint64_t last;
+		size_t n = 0;
+		for (const kv_entry *e = scan_chain(t, h, &last); e != NULL; e = e->next) {
+			if (e->hash < h)
+				continue;
+			if (n == cap) {
+				size_t ncap = cap * 2;
+				const kv_entry **grown = malloc(ncap * sizeof *grown);
+				if (grown == NULL) {
+					if (items != stack)
+						free(items);
+					return BALLOT_ENOMEM;
+				}
+				memcpy(grown, items, n * sizeof *items);
+				if (items != stack)
+					free(items);
+				items = grown;
+				cap = ncap;
+			}
+			items[n++] = e;
+		}
+		if (n > 1)
+			qsort(items, n, sizeof *items, compare_by_hash);
+		for (size_t i = 0; i < n; i++)
+			fn(ctx, items[i]);
+		if (last == UINT64_MAX)
+			break;
+		h = last + 1;
+	}
+	if (items != stack)
+		free(items);
 	return 0;
 }

@@ -84,9 +84,10 @@ kv_entry *kv_table_unlink(kv_table *t, kv_entry **link);
 /* Calls fn(ctx, e) for every entry, in no particular order; fn must not change the table. */
 void kv_table_each(const kv_table *t, void (*fn)(void *ctx, const kv_entry *e), void *ctx);
 
-/* Collects every entry into a new array (caller frees) sorted by key bytes. Returns 0, or
- * BALLOT_ENOMEM with *out NULL. */
-int kv_table_sorted(const kv_table *t, const kv_entry ***out);
+/* Calls fn(ctx, e) for every entry in (hash, key) order, the order SCAN and snapshots use,
+ * in one pass over the buckets (each chain sorted by itself); fn must not change the table.
+ * Returns 0 or BALLOT_ENOMEM (a chain longer than the stack holds, and no memory). */
+int kv_table_walk_ordered(const kv_table *t, void (*fn)(void *ctx, const kv_entry *e), void *ctx);
 
 /* The entries a SCAN step returns: the `count` entries with the smallest hashes >= cursor
  * (and any others sharing the last one's hash), in (hash, key) order, into a new array

@@ -1418,13 +1418,13 @@ void ballot_raft_leader_lost(ballot_raft *r, uint64_t leader)
 {
 	if (r->role != BALLOT_ROLE_FOLLOWER || leader == 0 || r->leader != leader || !self_is_voter(r))
 		return;
-	/* Its lease is over here, and an election is due after a heartbeat and a random part
-	 * of a quarter of an election timeout, staggered so the followers that saw the same
-	 * close seldom split the vote. */
+	/* Its lease is over here, and an election is due after one to five heartbeat
+	 * intervals, staggered at random so the followers that saw the same close seldom
+	 * split the vote. */
 	r->leader = 0;
 	r->election_elapsed = r->opts.election_ticks;
-	unsigned e = r->opts.election_ticks;
-	r->randomized_timeout = e + r->opts.heartbeat_ticks + (unsigned)ballot_rng_below(&r->rng, e / 4 + 1);
+	unsigned hb = r->opts.heartbeat_ticks;
+	r->randomized_timeout = r->opts.election_ticks + hb + (unsigned)ballot_rng_below(&r->rng, 4 * hb + 1);
 }
 
 static bool is_vote_request(uint8_t type)
