@@ -47,6 +47,7 @@ typedef struct pending {
 	uint64_t read_index;
 	bool confirmed;
 	ballot_rbuf *cmd;        /* reads: the query, kv-encoded */
+	uint64_t forwarded_to;   /* forwarded requests: the leader it went to */
 	uint64_t deadline_ms;    /* waiting for a leader: give up then */
 	uint8_t kind;
 } pending;
