@@ -164,15 +164,23 @@ session() { # session ARGS...: the same commands on one connection to each
 }
 session "CLIENT GETNAME" "CLIENT SETNAME worker-1" "CLIENT GETNAME" "CLIENT SETNAME ''" "CLIENT GETNAME"
 session "CLIENT SETNAME 'a b'" "CLIENT GETNAME"
-session "CLIENT SETNAME $(printf 'n%.0s' $(seq 1 100))" "CLIENT GETNAME"
+session "CLIENT SETNAME $(printf 'n%.0s' $(seq 1 63))" "CLIENT GETNAME"
+session "CLIENT SETNAME é" "CLIENT SETNAME" "CLIENT SETNAME a b" "CLIENT GETNAME x" "CLIENT ID x" "CLIENT"
 session "CLIENT BOGUS"
+# Redis takes a name of any length; ballot keeps 63 bytes and says so rather than cut it.
+expect "ERR client names are limited to 63 bytes in ballot" CLIENT SETNAME "$(printf 'n%.0s' $(seq 1 64))"
 session "HELLO 2 SETNAME from-hello" "CLIENT GETNAME"
 session "HELLO 2 FOO"
 session "HELLO 2 AUTH"
 session "HELLO x"
 session "HELLO 1"
 session "HELLO 4"
-session "SELECT 0" "SELECT x"
+session "SELECT 0" "SELECT x" "SELECT 00" "SELECT -1" "SELECT 99999999999" "SELECT"
+session "CONFIG GET" "CONFIG"
+same_set CONFIG GET maxmemory maxmemory-policy
+same_set CONFIG GET 'maxmemory-p*'
+same AUTH default anything # no password configured: Redis's default user has none
+session "HELLO 2 AUTH default anything" "HELLO 2 AUTH bob anything"
 session "PING" "PING hi" "PING a b" "ECHO 'hello world'" "ECHO"
 ids=$(printf 'CLIENT ID\nCLIENT ID\n' | timeout 10 redis-cli -p "$(port "$f")")
 check "CLIENT ID: a positive integer, the same twice on one connection ($(oneline <<<"$ids"))" \
@@ -213,6 +221,7 @@ auth_session "AUTH wrong" "GET k"
 auth_session "AUTH default wrong" "GET k"
 auth_session "AUTH 's3cret pass'" "SET k v" "GET k"
 auth_session "AUTH default 's3cret pass'" "GET k"
+auth_session "AUTH bob 's3cret pass'" "AUTH Default 's3cret pass'" "GET k"
 auth_session "AUTH" "AUTH a b c"
 auth_session "HELLO 2" "GET k"
 auth_session "HELLO 2 AUTH default nope" "GET k"
