@@ -588,16 +588,34 @@ static int encode_args(void *p, size_t argc, const char *const *ptrs, const size
 	return ballot_kv_encode(argc, ptrs, lens, e->out);
 }
 
-/* The command, checked and kv-encoded; NULL with the error reply in errors (or none: out
- * of memory). */
+/* The error reply for a command that could not be encoded, when the check gave none: rc is
+ * BALLOT_ELIMIT (past what one log entry holds) or BALLOT_ENOMEM. */
+static void encode_error(ballot_buf *out, int rc, bool in_multi)
+{
+	if (rc != BALLOT_ELIMIT)
+		ballot_resp_error(out, "ERR out of memory");
+	else if (in_multi)
+		ballot_resp_error(out, "ERR transaction too large: ballot applies at most %u commands and %u bytes "
+				  "in one EXEC", BALLOT_KV_BATCH_MAX, BALLOT_KV_ENTRY_MAX_BYTES);
+	else
+		ballot_resp_error(out, "ERR command too large: ballot takes at most %u arguments and %u bytes in one "
+				  "command", BALLOT_KV_ARGS_MAX, BALLOT_KV_ENTRY_MAX_BYTES);
+}
+
+/* The command, checked and kv-encoded; NULL with the error reply in errors. */
 static ballot_rbuf *encode(size_t argc, const ballot_resp_arg *argv, ballot_buf *errors)
 {
 	ballot_buf b;
 	ballot_buf_init(&b, 0);
 	encode_ctx e = {.errors = errors, .out = &b};
 	ballot_rbuf *out = NULL;
-	if (with_args(argc, argv, encode_args, &e) == 0)
+	int rc = with_args(argc, argv, encode_args, &e);
+	if (rc == 0) {
 		out = ballot_rbuf_new(b.data, b.len);
+		rc = out == NULL ? BALLOT_ENOMEM : 0;
+	}
+	if (rc != 0 && errors->len == 0)
+		encode_error(errors, rc, false);
 	ballot_buf_free(&b);
 	return out;
 }
@@ -614,7 +632,7 @@ static void queue_command(client_conn *c, size_t argc, const ballot_resp_arg *ar
 	}
 	c->multi_error = true;
 	if (out->len == 0)
-		ballot_resp_error(out, "ERR %s", rc == BALLOT_ELIMIT ? "too many commands in this transaction" : "out of memory");
+		encode_error(out, rc, true);
 }
 
 static void multi_reset(client_conn *c)
@@ -728,11 +746,8 @@ static bool dispatch(client_conn *c, size_t argc, const ballot_resp_arg *argv, r
 		return cmd_ballot(c, argc, argv, slot, out);
 	} else {
 		ballot_rbuf *encoded = encode(argc, argv, out);
-		if (encoded == NULL) {
-			if (out->len == 0)
-				ballot_resp_error(out, "ERR out of memory");
+		if (encoded == NULL)
 			return false;
-		}
 		c->refs++;
 		request_kind kind = ballot_kv_is_readonly(cmd->data, cmd->len) ? REQ_READ : REQ_WRITE;
 		node_submit(n, (origin){.conn = c, .slot = slot}, kind, encoded);
