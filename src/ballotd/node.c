@@ -268,6 +268,8 @@ static void leader_write(node *n, origin to, ballot_rbuf *cmd)
 		node_reply_error(n, &to, "TRYAGAIN %s", ballot_strerror(rc));
 		return;
 	}
+	n->last_write_index = index;
+	n->last_write_term = term;
 	pending_push(n, &n->proposals, &(pending){.to = to, .index = index, .term = term, .kind = REQ_WRITE});
 }
 
@@ -279,7 +281,16 @@ static void leader_read(node *n, origin to, ballot_rbuf *cmd)
 		node_reply_error(n, &to, "TRYAGAIN %s", ballot_strerror(rc));
 		return;
 	}
-	pending_push(n, &n->reads, &(pending){.to = to, .read_id = id, .cmd = ballot_rbuf_ref(cmd), .kind = REQ_READ});
+	/* Redis runs a connection's commands in order: a read must see the writes sent before
+	 * it, committed or not (a pipeline; a follower forwards in order on one connection).
+	 * The read index, the commit index when the read came (thesis §6.4), can be older than
+	 * those writes, so the read also waits until the last write proposed here is applied,
+	 * if it is still in the log (one truncated away was answered with an error). */
+	uint64_t after = 0;
+	if (n->last_write_index != 0 && ballot_raft_term_at(n->raft, n->last_write_index) == n->last_write_term)
+		after = n->last_write_index;
+	pending_push(n, &n->reads, &(pending){.to = to, .read_id = id, .cmd = ballot_rbuf_ref(cmd), .after_index = after,
+					      .kind = REQ_READ});
 }
 
 void node_submit(node *n, origin to, request_kind kind, ballot_rbuf *cmd)
@@ -480,7 +491,7 @@ static void read_state(node *n, const ballot_read_state *rs)
 			return;
 		}
 		p->confirmed = true;
-		p->read_index = rs->index;
+		p->read_index = rs->index > p->after_index ? rs->index : p->after_index;
 		return;
 	}
 }
