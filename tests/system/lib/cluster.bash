@@ -39,12 +39,17 @@ check() {
 figure() { echo "measured: $*"; }
 
 # Free ports: peers on base+1..3, clients on base+11..13, and base+4..6, base+14..16 spare
-# for tests that need more; the base depends on the PID so that two runs rarely collide.
+# for tests that need more. They lie below the kernel's range of ephemeral ports, so that
+# no outgoing connection (a client's, a peer's) can hold one while a node restarts; the
+# base depends on the PID so that two runs rarely collide.
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 pick_base() {
-	local try p
+	local try p low=32768 slots
+	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+	slots=$(((low - 10000) / 20))
+	((slots > 0)) || { echo "no ports below the ephemeral range (from $low)" >&2; exit 1; }
 	for try in $(seq 0 49); do
-		base=$((20000 + (($$ + try * 7) % 2000) * 10))
+		base=$((10000 + (($$ + try * 7) % slots) * 20))
 		for p in 1 2 3 4 5 6 11 12 13 14 15 16; do port_free $((base + p)) || continue 2; done
 		return 0
 	done
