@@ -12,7 +12,8 @@
 #   5. a torn write after the last record (a crash mid-write): cut with a warning, rejoins;
 #   6. the last record cut short after it was acknowledged: cut with a warning, rejoins;
 #   7. a flipped bit in a committed record: the node refuses to start (exit 1) naming the
-#      file and offset and what to do, `ballot wal check` agrees; wiped, it rejoins.
+#      file and offset and what to do, `ballot wal check` agrees; wiped, it rejoins;
+#   8. SIGTERM of every node (each exits 0), restart: all there.
 # After each phase every acknowledged write is read back. Measured figures are printed as
 # "measured: ...". About a minute. Stops only the processes it started.
 source "$(dirname "$0")/lib/cluster.bash"
@@ -262,6 +263,16 @@ check "node $b holds every key again ($(keys "$b") here, $(keys "$l") on the lea
 	test "$(keys "$b")" = "$(keys "$l")"
 verify_all "$b" "after the flipped bit"
 
+echo "== SIGTERM of every node, restart"
+for id in 1 2 3; do
+	stop "$id"
+	check "SIGTERM: node $id exits 0 (got $stop_rc)" test "$stop_rc" = 0
+done
+t0=$(now)
+for id in 1 2 3; do start "$id"; done
+l=$(wait_leader) && ok || fail "no leader after a full restart"
+figure "a leader $(elapsed "$t0") s after restarting all three nodes"
+verify_all "$(follower_of "$l")" "after SIGTERM of every node"
 for id in 1 2 3; do
 	stop "$id"
 	check "SIGTERM: node $id exits 0 (got $stop_rc)" test "$stop_rc" = 0
