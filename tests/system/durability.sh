@@ -119,7 +119,6 @@ kill_time=$(now)
 crash "$l"
 echo "killed leader $l under load"
 wait "$writer" && ok || fail "the load generator failed: $(cat "$tmp/load.err")"
-[[ -s $tmp/load.err ]] && cat "$tmp/load.err" >&2
 check "no unexpected error replies under load: $(cat "$tmp/load.err")" test ! -s "$tmp/load.err"
 survivor=$(follower_of "$l")
 pycheck "$py" "$lib/load.py" verify --port "$(port "$survivor")" --history "$tmp/history.jsonl" \
