@@ -70,6 +70,17 @@ start() { # start ID: in the background, stderr appended to $tmp/nID.log
 	pids[$1]=$!
 }
 
+# start_joiner ID: a new member (a replacement, ID > 3) started empty with --join, to be
+# added with BALLOT ADD ID $(peer ID). Later restarts use start: the member list includes it.
+peer() { echo "127.0.0.1:$((base + $1))"; }
+start_joiner() {
+	cluster="$cluster,$1=$(peer "$1")"
+	node_flags_saved=("${node_flags[@]}")
+	node_flags+=(--join)
+	start "$1"
+	node_flags=("${node_flags_saved[@]}")
+}
+
 # stop ID: SIGTERM, up to 10 s to exit, then SIGKILL. Sets stop_rc to its exit status.
 stop() {
 	local pid=${pids[$1]} i

@@ -6,15 +6,16 @@
       key no one else writes (k:<process>:<n> = <n>) and GET counter, and records every
       operation as invoke/completion events in FILE, the history format of `ballot check`
       (docs/history.md), with a "time" field (seconds since the epoch). A reply is "ok"; an
-      error reply that proves the command never ran is "fail"; anything else (a timeout, a
-      closed connection, an error that leaves the outcome open) is "info", and the client
+      error reply that says the command did not take effect is "fail"; anything else (a
+      timeout, a closed connection, UNCERTAIN, an unexpected error) is "info", and the client
       then continues as a new process (a process that got "info" issues nothing more) on the
       next node, round robin. Nothing is retried: each INCR is sent once.
 
   load.py verify --port P --history FILE [--kill-time T]
       Reads the counter and every key the history wrote, through port P, and prints one
       line per check, "ok NAME: detail" or "FAIL NAME: detail", and the figures measured:
-      - every acknowledged SET is there with its value; a SET that failed for sure is not;
+      - every acknowledged SET is there with its value; a SET refused with an error that
+        says it did not take effect (CLUSTERDOWN, TRYAGAIN, BUSY) is not;
       - acknowledged INCRs <= counter <= acknowledged + in doubt (= if none was in doubt);
       - with --kill-time: the time from the kill to the first acknowledged write invoked
         after it, and the longest time no write was acknowledged.
@@ -31,9 +32,12 @@ import redis
 
 COUNTER = "counter"
 
-# Error replies that prove the command was never proposed (see src/ballotd/node.c). Any
-# other error after a command was sent leaves its outcome open.
-NEVER_RAN = ("CLUSTERDOWN", "TRYAGAIN not the leader", "TRYAGAIN leadership transfer", "BUSY")
+# Error replies that say the command did not take effect (README, "errors a client may
+# see": nothing was proposed, or it is known not to have committed); the history records
+# them as "fail", so the checks below and `ballot check` hold ballotd to that. UNCERTAIN
+# (and a lost connection, a timeout) leaves the outcome open: "info".
+NEVER_RAN = ("CLUSTERDOWN", "TRYAGAIN", "BUSY")
+OPEN = ("UNCERTAIN",)
 
 
 class History:
@@ -83,7 +87,7 @@ def client(h, ports, first, seconds_end, process, step, timeout):
             if op["f"] == "read" or text.startswith(NEVER_RAN):
                 h.event(process=process, type="fail", f=op["f"], key=op["key"], error=text)
                 continue
-            if not text.startswith("TRYAGAIN"):
+            if not text.startswith(OPEN):
                 h.unexpected.append(text)
             h.event(process=process, type="info", f=op["f"], key=op["key"], error=text)
         except (redis.ConnectionError, redis.TimeoutError, OSError) as e:
