@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(build-essential cmake ninja-build pkg-config libuv1-dev libxxhash-dev libcmocka-dev python3 redis-tools)
 if [[ ${1:-} == --test ]]; then
-	packages+=(clang libclang-rt-14-dev procps libxml2-utils redis-tools python3-redis iproute2 nftables redis-server)
+	packages+=(clang libclang-rt-14-dev procps libxml2-utils redis-tools python3-redis iproute2 nftables redis-server netcat-openbsd)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -12,6 +12,8 @@
 
 #include "ballot/resp.h"
 #include "common/assert.h"
+#include "common/decimal.h"
+#include "kv/glob.h"
 #include "ballotd/node_internal.h"
 
 
@@ -221,28 +223,97 @@ static void arity_error(ballot_buf *out, const ballot_resp_arg *cmd)
 	ballot_resp_error(out, "ERR wrong number of arguments for '%s' command", name);
 }
 
+/* "ERR wrong number of arguments for 'client|setname' command": Redis 7's words for a
+ * subcommand's arity; name is lowercase. */
+static void subcommand_arity_error(ballot_buf *out, const char *name)
+{
+	ballot_resp_error(out, "ERR wrong number of arguments for '%s' command", name);
+}
+
+/* Whether AUTH's or HELLO AUTH's user (NULL: not given) and password are accepted, as Redis
+ * 7.0 with its one user, "default", accepts them. With no --requirepass that user has no
+ * password (Redis's "nopass") and any password is accepted. */
+static bool password_ok(const node *n, const ballot_resp_arg *user, const ballot_resp_arg *password)
+{
+	if (user != NULL && !(user->len == 7 && memcmp(user->data, "default", 7) == 0))
+		return false; /* user names are case-sensitive */
+	const char *want = n->cfg.requirepass;
+	if (want[0] == '\0')
+		return true;
+	return password->len == strlen(want) && memcmp(password->data, want, password->len) == 0;
+}
+
+/* Checks a name for CLIENT SETNAME or HELLO SETNAME: Redis's rule (printable ASCII without
+ * spaces; "" removes the name), and the room ballot keeps for it. Returns false with the
+ * error reply in out. */
+static bool name_ok(const client_conn *c, const ballot_resp_arg *name, ballot_buf *out)
+{
+	for (size_t i = 0; i < name->len; i++) {
+		unsigned char ch = (unsigned char)name->data[i];
+		if (ch < '!' || ch > '~') {
+			ballot_resp_error(out, "ERR Client names cannot contain spaces, newlines or special characters.");
+			return false;
+		}
+	}
+	if (name->len >= sizeof c->name) {
+		/* Redis has no limit; a name cut short silently would be worse than this. */
+		ballot_resp_error(out, "ERR client names are limited to %zu bytes in ballot", sizeof c->name - 1);
+		return false;
+	}
+	return true;
+}
+
+static void set_name(client_conn *c, const ballot_resp_arg *name)
+{
+	BALLOT_ASSERT(name->len < sizeof c->name);
+	memcpy(c->name, name->data, name->len);
+	c->name[name->len] = '\0';
+}
+
+/* HELLO [protover [AUTH user pass] [SETNAME name]], in the order Redis 7.0 checks it: the
+ * version, the options, then the client must be authenticated. */
 static void cmd_hello(client_conn *c, size_t argc, const ballot_resp_arg *argv, ballot_buf *out)
 {
-	if (argc >= 2 && !(argv[1].len == 1 && argv[1].data[0] == '2')) {
-		/* RESP3 is not spoken: clients (node-redis, ioredis, redis-py) fall back to RESP2. */
-		ballot_resp_error(out, "NOPROTO sorry, this protocol version is not supported");
-		return;
+	if (argc >= 2) {
+		int64_t version;
+		if (!ballot_parse_ll(argv[1].data, argv[1].len, &version)) {
+			ballot_resp_error(out, "ERR Protocol version is not an integer or out of range");
+			return;
+		}
+		if (version != 2) {
+			/* RESP3 is not spoken: clients (node-redis, ioredis, redis-py) fall back to RESP2. */
+			ballot_resp_error(out, "NOPROTO unsupported protocol version");
+			return;
+		}
 	}
-	for (size_t i = 2; i + 2 < argc + 1 && i < argc; i++) {
-		if (is(&argv[i], "AUTH") && i + 2 < argc) {
-			const char *pass = c->n->cfg.requirepass;
-			if (pass[0] != '\0' && argv[i + 2].len == strlen(pass) && memcmp(argv[i + 2].data, pass, argv[i + 2].len) == 0)
-				c->authed = true;
-			else if (pass[0] != '\0') {
+	const ballot_resp_arg *name = NULL;
+	for (size_t i = 2; i < argc; i++) {
+		size_t more = argc - 1 - i;
+		if (is(&argv[i], "AUTH") && more >= 2) {
+			if (!password_ok(c->n, &argv[i + 1], &argv[i + 2])) {
 				ballot_resp_error(out, "WRONGPASS invalid username-password pair or user is disabled.");
 				return;
 			}
+			c->authed = true;
 			i += 2;
-		} else if (is(&argv[i], "SETNAME") && i + 1 < argc) {
-			snprintf(c->name, sizeof c->name, "%.*s", (int)argv[i + 1].len, argv[i + 1].data);
+		} else if (is(&argv[i], "SETNAME") && more >= 1) {
+			if (!name_ok(c, &argv[i + 1], out))
+				return;
+			name = &argv[i + 1];
 			i++;
+		} else {
+			ballot_resp_error(out, "ERR Syntax error in HELLO option '%.*s'", (int)argv[i].len, argv[i].data);
+			return;
 		}
 	}
+	if (!c->authed) {
+		ballot_resp_error(out, "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
+				  "HELLO AUTH <user> <pass> option can be used to authenticate the client and select "
+				  "the RESP protocol version at the same time");
+		return;
+	}
+	if (name != NULL)
+		set_name(c, name);
 	ballot_resp_array(out, 14);
 	ballot_resp_bulk(out, "server", 6);
 	ballot_resp_bulk(out, "redis", 5);
@@ -260,45 +331,104 @@ static void cmd_hello(client_conn *c, size_t argc, const ballot_resp_arg *argv, 
 	ballot_resp_array(out, 0);
 }
 
+/* AUTH [user] password: Redis 7.0's authCommand. */
+static void cmd_auth(client_conn *c, size_t argc, const ballot_resp_arg *argv, ballot_buf *out)
+{
+	if (argc < 2) {
+		arity_error(out, &argv[0]);
+	} else if (argc > 3) {
+		ballot_resp_error(out, "ERR syntax error");
+	} else if (argc == 2 && c->n->cfg.requirepass[0] == '\0') {
+		ballot_resp_error(out, "ERR AUTH <password> called without any password configured for the "
+				  "default user. Are you sure your configuration is correct?");
+	} else if (password_ok(c->n, argc == 3 ? &argv[1] : NULL, &argv[argc - 1])) {
+		c->authed = true;
+		ballot_resp_simple(out, "OK");
+	} else {
+		ballot_resp_error(out, "WRONGPASS invalid username-password pair or user is disabled.");
+	}
+}
+
+/* SELECT index: only database 0 exists. Redis 7.0's checks and words, in its order. */
+static void cmd_select(size_t argc, const ballot_resp_arg *argv, ballot_buf *out)
+{
+	int64_t db;
+	if (argc != 2)
+		arity_error(out, &argv[0]);
+	else if (!ballot_parse_ll(argv[1].data, argv[1].len, &db))
+		ballot_resp_error(out, "ERR value is not an integer or out of range");
+	else if (db < INT32_MIN || db > INT32_MAX)
+		ballot_resp_error(out, "ERR value is out of range, value must between -2147483648 and 2147483647");
+	else if (db != 0)
+		ballot_resp_error(out, "ERR DB index is out of range");
+	else
+		ballot_resp_simple(out, "OK");
+}
+
 static void cmd_client(client_conn *c, size_t argc, const ballot_resp_arg *argv, ballot_buf *out)
 {
 	if (argc < 2) {
 		arity_error(out, &argv[0]);
-	} else if (is(&argv[1], "SETNAME") && argc == 3) {
-		snprintf(c->name, sizeof c->name, "%.*s", (int)argv[2].len, argv[2].data);
-		ballot_resp_simple(out, "OK");
+	} else if (is(&argv[1], "SETNAME")) {
+		if (argc != 3)
+			subcommand_arity_error(out, "client|setname");
+		else if (name_ok(c, &argv[2], out)) {
+			set_name(c, &argv[2]);
+			ballot_resp_simple(out, "OK");
+		}
 	} else if (is(&argv[1], "GETNAME")) {
-		if (c->name[0] != '\0')
+		if (argc != 2)
+			subcommand_arity_error(out, "client|getname");
+		else if (c->name[0] != '\0')
 			ballot_resp_bulk(out, c->name, strlen(c->name));
 		else
 			ballot_resp_null(out);
 	} else if (is(&argv[1], "ID")) {
-		ballot_resp_integer(out, (int64_t)c->id);
+		if (argc != 2)
+			subcommand_arity_error(out, "client|id");
+		else
+			ballot_resp_integer(out, (int64_t)c->id);
 	} else if (is(&argv[1], "SETINFO")) {
-		ballot_resp_simple(out, "OK");
+		ballot_resp_simple(out, "OK"); /* Redis 7.2's; newer clients send it */
 	} else {
 		ballot_resp_error(out, "ERR unknown subcommand '%.*s'. Try CLIENT HELP.", (int)argv[1].len, argv[1].data);
 	}
 }
 
+/* CONFIG GET pattern [pattern ...] over the few parameters clients ask for (redis-benchmark,
+ * client libraries); CONFIG RESETSTAT. */
 static void cmd_config(size_t argc, const ballot_resp_arg *argv, ballot_buf *out)
 {
-	if (argc >= 2 && is(&argv[1], "RESETSTAT")) {
+	if (argc < 2) {
+		arity_error(out, &argv[0]);
+		return;
+	}
+	if (is(&argv[1], "RESETSTAT")) {
 		ballot_resp_simple(out, "OK");
 		return;
 	}
-	if (argc != 3 || !is(&argv[1], "GET")) {
+	if (!is(&argv[1], "GET")) {
 		ballot_resp_error(out, "ERR CONFIG supports only GET and RESETSTAT here");
+		return;
+	}
+	if (argc < 3) {
+		subcommand_arity_error(out, "config|get");
 		return;
 	}
 	static const char *const known[][2] = {{"save", ""}, {"appendonly", "yes"}, {"databases", "1"},
 					       {"maxmemory", "0"}, {"maxmemory-policy", "noeviction"}};
+	enum { KNOWN = sizeof known / sizeof known[0] };
+	bool wanted[KNOWN] = {false};
 	size_t count = 0;
-	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-		count += is(&argv[2], known[i][0]) || is(&argv[2], "*");
+	for (size_t i = 0; i < KNOWN; i++) {
+		for (size_t p = 2; p < argc && !wanted[i]; p++)
+			wanted[i] = kv_glob_match((const unsigned char *)argv[p].data, argv[p].len,
+						  (const unsigned char *)known[i][0], strlen(known[i][0]));
+		count += wanted[i];
+	}
 	ballot_resp_array(out, 2 * count);
-	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
-		if (!is(&argv[2], known[i][0]) && !is(&argv[2], "*"))
+	for (size_t i = 0; i < KNOWN; i++) {
+		if (!wanted[i])
 			continue;
 		ballot_resp_bulk(out, known[i][0], strlen(known[i][0]));
 		ballot_resp_bulk(out, known[i][1], strlen(known[i][1]));
@@ -458,16 +588,34 @@ static int encode_args(void *p, size_t argc, const char *const *ptrs, const size
 	return ballot_kv_encode(argc, ptrs, lens, e->out);
 }
 
-/* The command, checked and kv-encoded; NULL with the error reply in errors (or none: out
- * of memory). */
+/* The error reply for a command that could not be encoded, when the check gave none: rc is
+ * BALLOT_ELIMIT (past what one log entry holds) or BALLOT_ENOMEM. */
+static void encode_error(ballot_buf *out, int rc, bool in_multi)
+{
+	if (rc != BALLOT_ELIMIT)
+		ballot_resp_error(out, "ERR out of memory");
+	else if (in_multi)
+		ballot_resp_error(out, "ERR transaction too large: ballot applies at most %u commands and %u bytes "
+				  "in one EXEC", BALLOT_KV_BATCH_MAX, BALLOT_KV_ENTRY_MAX_BYTES);
+	else
+		ballot_resp_error(out, "ERR command too large: ballot takes at most %u arguments and %u bytes in one "
+				  "command", BALLOT_KV_ARGS_MAX, BALLOT_KV_ENTRY_MAX_BYTES);
+}
+
+/* The command, checked and kv-encoded; NULL with the error reply in errors. */
 static ballot_rbuf *encode(size_t argc, const ballot_resp_arg *argv, ballot_buf *errors)
 {
 	ballot_buf b;
 	ballot_buf_init(&b, 0);
 	encode_ctx e = {.errors = errors, .out = &b};
 	ballot_rbuf *out = NULL;
-	if (with_args(argc, argv, encode_args, &e) == 0)
+	int rc = with_args(argc, argv, encode_args, &e);
+	if (rc == 0) {
 		out = ballot_rbuf_new(b.data, b.len);
+		rc = out == NULL ? BALLOT_ENOMEM : 0;
+	}
+	if (rc != 0 && errors->len == 0)
+		encode_error(errors, rc, false);
 	ballot_buf_free(&b);
 	return out;
 }
@@ -484,7 +632,7 @@ static void queue_command(client_conn *c, size_t argc, const ballot_resp_arg *ar
 	}
 	c->multi_error = true;
 	if (out->len == 0)
-		ballot_resp_error(out, "ERR %s", rc == BALLOT_ELIMIT ? "too many commands in this transaction" : "out of memory");
+		encode_error(out, rc, true);
 }
 
 static void multi_reset(client_conn *c)
@@ -564,26 +712,9 @@ static bool dispatch(client_conn *c, size_t argc, const ballot_resp_arg *argv, r
 		ballot_resp_simple(out, "OK");
 		c->close_after_reply = true;
 	} else if (is(cmd, "SELECT")) {
-		if (argc != 2)
-			arity_error(out, cmd);
-		else if (argv[1].len == 1 && argv[1].data[0] == '0')
-			ballot_resp_simple(out, "OK");
-		else
-			ballot_resp_error(out, "ERR DB index is out of range");
+		cmd_select(argc, argv, out);
 	} else if (is(cmd, "AUTH")) {
-		const char *pass = n->cfg.requirepass;
-		const ballot_resp_arg *given = argc >= 2 ? &argv[argc - 1] : NULL;
-		if (argc < 2 || argc > 3)
-			arity_error(out, cmd);
-		else if (pass[0] == '\0')
-			ballot_resp_error(out, "ERR AUTH <password> called without any password configured for the "
-					  "default user. Are you sure your configuration is correct?");
-		else if (given->len == strlen(pass) && memcmp(given->data, pass, given->len) == 0) {
-			c->authed = true;
-			ballot_resp_simple(out, "OK");
-		} else {
-			ballot_resp_error(out, "WRONGPASS invalid username-password pair or user is disabled.");
-		}
+		cmd_auth(c, argc, argv, out);
 	} else if (is(cmd, "HELLO")) {
 		cmd_hello(c, argc, argv, out);
 	} else if (is(cmd, "COMMAND")) {
@@ -615,11 +746,8 @@ static bool dispatch(client_conn *c, size_t argc, const ballot_resp_arg *argv, r
 		return cmd_ballot(c, argc, argv, slot, out);
 	} else {
 		ballot_rbuf *encoded = encode(argc, argv, out);
-		if (encoded == NULL) {
-			if (out->len == 0)
-				ballot_resp_error(out, "ERR out of memory");
+		if (encoded == NULL)
 			return false;
-		}
 		c->refs++;
 		request_kind kind = ballot_kv_is_readonly(cmd->data, cmd->len) ? REQ_READ : REQ_WRITE;
 		node_submit(n, (origin){.conn = c, .slot = slot}, kind, encoded);

@@ -201,6 +201,9 @@ void node_reply_error(node *n, origin *to, const char *fmt, ...)
 #define UNCERTAIN_FORWARDED                                                                        \
 	"UNCERTAIN the leader did not answer in time; the write may or may not have been applied: " \
 	"read before retrying"
+#define UNCERTAIN_LEADER_CHANGED                                                                   \
+	"UNCERTAIN the leader changed while the write was forwarded to it; it may or may not have "  \
+	"been applied: read before retrying"
 #define UNCERTAIN_SHUTDOWN                                                                         \
 	"UNCERTAIN the node is shutting down; the write may or may not have been applied: read "   \
 	"before retrying"
@@ -267,6 +270,8 @@ static void leader_write(node *n, origin to, ballot_rbuf *cmd)
 		node_reply_error(n, &to, "TRYAGAIN %s", ballot_strerror(rc));
 		return;
 	}
+	n->last_write_index = index;
+	n->last_write_term = term;
 	pending_push(n, &n->proposals, &(pending){.to = to, .index = index, .term = term, .kind = REQ_WRITE});
 }
 
@@ -278,7 +283,16 @@ static void leader_read(node *n, origin to, ballot_rbuf *cmd)
 		node_reply_error(n, &to, "TRYAGAIN %s", ballot_strerror(rc));
 		return;
 	}
-	pending_push(n, &n->reads, &(pending){.to = to, .read_id = id, .cmd = ballot_rbuf_ref(cmd), .kind = REQ_READ});
+	/* Redis runs a connection's commands in order: a read must see the writes sent before
+	 * it, committed or not (a pipeline; a follower forwards in order on one connection).
+	 * The read index, the commit index when the read came (thesis §6.4), can be older than
+	 * those writes, so the read also waits until the last write proposed here is applied,
+	 * if it is still in the log (one truncated away was answered with an error). */
+	uint64_t after = 0;
+	if (n->last_write_index != 0 && ballot_raft_term_at(n->raft, n->last_write_index) == n->last_write_term)
+		after = n->last_write_index;
+	pending_push(n, &n->reads, &(pending){.to = to, .read_id = id, .cmd = ballot_rbuf_ref(cmd), .after_index = after,
+					      .kind = REQ_READ});
 }
 
 void node_submit(node *n, origin to, request_kind kind, ballot_rbuf *cmd)
@@ -313,8 +327,10 @@ void node_submit(node *n, origin to, request_kind kind, ballot_rbuf *cmd)
 		}
 		peer_send_forward(n, leader, false, id, 0, payload.data, payload.len);
 		ballot_buf_free(&payload);
+		/* A read keeps its query: if the leader changes, it is sent again (it has no effect). */
 		pending_push(n, &n->forwarded, &(pending){.to = to, .read_id = id, .kind = (uint8_t)kind,
-							  .deadline_ms = node_now_ms() + 5000});
+							  .cmd = kind == REQ_READ ? ballot_rbuf_ref(cmd) : NULL,
+							  .forwarded_to = leader, .deadline_ms = node_now_ms() + 5000});
 		return;
 	}
 	if (to.forward_peer != 0) {
@@ -325,6 +341,25 @@ void node_submit(node *n, origin to, request_kind kind, ballot_rbuf *cmd)
 	/* No leader known: wait a bounded time for an election, then say so. */
 	pending_push(n, &n->no_leader, &(pending){.to = to, .cmd = ballot_rbuf_ref(cmd), .kind = (uint8_t)kind,
 						  .deadline_ms = node_now_ms() + n->cfg.no_leader_wait_ms});
+}
+
+/* Another node leads now than the one forwarded request i went to: that one may be dead,
+ * and its answer may never come, so the request does not wait out its deadline. A read is
+ * sent again (to the new leader, or answered here if this node leads). A write (or a
+ * BALLOT command) may or may not have been committed by the old leader: sending it again
+ * could apply it twice, so it fails, saying so. */
+static void forward_leader_changed(node *n, size_t i)
+{
+	pending copy = n->forwarded.items[i];
+	if (copy.kind == REQ_READ) {
+		copy.cmd = ballot_rbuf_ref(copy.cmd);
+		pending_remove(&n->forwarded, i);
+		node_submit(n, copy.to, REQ_READ, copy.cmd);
+		ballot_rbuf_unref(copy.cmd);
+		return;
+	}
+	node_reply_error(n, &copy.to, "%s", UNCERTAIN_LEADER_CHANGED);
+	pending_remove(&n->forwarded, i);
 }
 
 /* Retries requests that waited for a leader; fails those past their deadline. */
@@ -352,6 +387,10 @@ static void retry_waiting(node *n)
 	}
 	for (size_t i = 0; i < n->forwarded.count;) {
 		pending *p = &n->forwarded.items[i];
+		if (leader != 0 && leader != p->forwarded_to) {
+			forward_leader_changed(n, i);
+			continue;
+		}
 		if (now >= p->deadline_ms) {
 			if (p->kind == REQ_READ)
 				node_reply_error(n, &p->to, "TRYAGAIN the leader did not answer the read in time");
@@ -454,7 +493,7 @@ static void read_state(node *n, const ballot_read_state *rs)
 			return;
 		}
 		p->confirmed = true;
-		p->read_index = rs->index;
+		p->read_index = rs->index > p->after_index ? rs->index : p->after_index;
 		return;
 	}
 }

@@ -45,8 +45,10 @@ typedef struct pending {
 	uint64_t index, term;    /* writes: the proposal */
 	uint64_t read_id;        /* reads */
 	uint64_t read_index;
+	uint64_t after_index;    /* reads: also wait until this index is applied */
 	bool confirmed;
 	ballot_rbuf *cmd;        /* reads: the query, kv-encoded */
+	uint64_t forwarded_to;   /* forwarded requests: the leader it went to */
 	uint64_t deadline_ms;    /* waiting for a leader: give up then */
 	uint8_t kind;
 } pending;
@@ -154,6 +156,7 @@ struct node {
 
 	/* work waiting on the log */
 	pending_list proposals, reads, no_leader, forwarded;
+	uint64_t last_write_index, last_write_term; /* the last write this node proposed */
 	uint64_t next_read_id, next_forward_id;
 
 	/* stats for INFO */
