@@ -28,7 +28,7 @@ typedef struct out_req {
 	char data[];
 } out_req;
 
-static void client_resume_reading(client_conn *c);
+static void maybe_resume(client_conn *c);
 
 /* ---- connection lifetime ------------------------------------------------------------ */
 
@@ -84,9 +84,8 @@ static void on_reply_written(uv_write_t *req, int status)
 	free(w);
 	if (status != 0) {
 		close_conn(c);
-	} else if (c->reading_paused && !c->closing && c->out_pending < BALLOT_CLIENT_OUTPUT_BYTES_MAX / 2) {
-		c->reading_paused = false;
-		client_resume_reading(c);
+	} else {
+		maybe_resume(c);
 	}
 	client_release(c);
 }
@@ -105,6 +104,7 @@ static void pop_written(client_conn *c, size_t bytes)
 		c->head = s->next;
 		ballot_buf_free(&s->data);
 		free(s);
+		c->slot_count--;
 	}
 	if (c->head == NULL)
 		c->tail = NULL;
@@ -161,6 +161,8 @@ static void flush(client_conn *c)
 	}
 	if (c->close_after_reply && c->head == NULL)
 		close_conn(c);
+	else
+		maybe_resume(c);
 }
 
 void client_slot_done(node *n, client_conn *c)
@@ -189,6 +191,7 @@ static reply_slot *new_slot(client_conn *c)
 	reply_slot *s = calloc(1, sizeof *s);
 	if (s == NULL)
 		return NULL;
+	c->slot_count++;
 	ballot_buf_init(&s->data, 0);
 	if (c->tail != NULL)
 		c->tail->next = s;
@@ -772,22 +775,24 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
-static void client_resume_reading(client_conn *c)
+/* Whether the connection has enough requests in flight or replies unwritten: a client that
+ * pipelines without reading its replies is read no further until it catches up, so what
+ * the node holds for it stays bounded (BALLOT_CLIENT_INFLIGHT_MAX requests, and the
+ * output limit plus what those requests answer). */
+static bool saturated(const client_conn *c)
 {
-	uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+	return c->slot_count >= BALLOT_CLIENT_INFLIGHT_MAX || c->out_pending > BALLOT_CLIENT_OUTPUT_BYTES_MAX;
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+/* Runs the whole requests in the connection's input, in order, until it is drained or the
+ * connection is saturated (then the rest waits in the input, and reading stops). */
+static void process_input(client_conn *c)
 {
-	client_conn *c = s->data;
-	(void)buf;
-	if (nread < 0) {
-		close_conn(c);
-		return;
-	}
-	c->in.len += (size_t)nread;
+	if (c->processing)
+		return; /* a reply given while dispatching came back here: the outer call goes on */
+	c->processing = true;
 	size_t at = 0;
-	while (!c->closing && !c->close_after_reply) {
+	while (!c->closing && !c->close_after_reply && !saturated(c)) {
 		ballot_resp_request req;
 		size_t used = 0;
 		ballot_errmsg em;
@@ -796,6 +801,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		if (rc != 0 || req.argc > 0)
 			slot = new_slot(c);
 		if (slot == NULL && (rc != 0 || req.argc > 0)) {
+			c->processing = false;
 			close_conn(c);
 			return;
 		}
@@ -817,11 +823,37 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		ballot_buf_free(&out);
 	}
 	ballot_buf_consume(&c->in, at);
-	flush(c); /* replies given at once; the cluster's come at the end of the turn */
-	if (!c->closing && c->out_pending > BALLOT_CLIENT_OUTPUT_BYTES_MAX) {
-		uv_read_stop(s); /* it does not read its replies: stop reading its requests */
+	c->processing = false;
+	if (!c->closing && saturated(c) && !c->reading_paused) {
+		uv_read_stop((uv_stream_t *)&c->tcp);
 		c->reading_paused = true;
 	}
+	flush(c); /* replies given at once; the cluster's come at the end of the turn */
+}
+
+/* A saturated connection caught up (replies written, requests answered): run what waits in
+ * its input, and read again if that does not saturate it. */
+static void maybe_resume(client_conn *c)
+{
+	if (!c->reading_paused || c->closing || c->processing || c->slot_count > BALLOT_CLIENT_INFLIGHT_MAX / 2 ||
+	    c->out_pending > BALLOT_CLIENT_OUTPUT_BYTES_MAX / 2)
+		return;
+	c->reading_paused = false;
+	process_input(c);
+	if (!c->reading_paused && !c->closing)
+		uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	client_conn *c = s->data;
+	(void)buf;
+	if (nread < 0) {
+		close_conn(c);
+		return;
+	}
+	c->in.len += (size_t)nread;
+	process_input(c);
 }
 
 static void on_connection(uv_stream_t *server, int status)

@@ -89,7 +89,9 @@ struct client_conn {
 	unsigned refs;            /* the connection itself, and each request in flight */
 	bool closing;
 	bool authed;
-	bool reading_paused;
+	bool reading_paused;      /* saturated: input waits in `in`, the socket is not read */
+	bool processing;          /* inside process_input */
+	unsigned slot_count;      /* requests whose replies are not yet written */
 	bool in_multi, multi_error;
 	ballot_buf multi;         /* queued commands, as a kv batch entry */
 	ballot_kv_batch batch;    /* writes into multi */
