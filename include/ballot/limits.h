@@ -244,7 +244,7 @@ _Static_assert(BALLOT_SESSIONS_DEFAULT <= BALLOT_SESSIONS_MAX, "default session 
 #define BALLOT_CLIENT_OUTPUT_BYTES_MAX (64u * 1024 * 1024)
 /* Requests one client connection may have in flight (pipelined, replies not yet written)
  * before ballotd stops reading it until it catches up. */
-#define BALLOT_CLIENT_INFLIGHT_MAX 256u
+#define BALLOT_CLIENT_INFLIGHT_MAX 128u
 #define BALLOT_PEER_FORWARD_BYTES_MAX (BALLOT_KV_REPLY_MAX_BYTES + 64u * 1024)
 
 /* ballotd: how long a connection to a peer may take to open, and how long bytes sent on it

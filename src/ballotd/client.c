@@ -777,11 +777,11 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 /* Whether the connection has enough requests in flight or replies unwritten: a client that
  * pipelines without reading its replies is read no further until it catches up, so what
- * the node holds for it stays bounded (BALLOT_CLIENT_INFLIGHT_MAX requests, and the
- * output limit plus what those requests answer). */
+ * the node holds for it stays bounded (BALLOT_CLIENT_INFLIGHT_MAX requests, and half the
+ * output limit plus what those requests answer: the limit with room for a whole batch). */
 static bool saturated(const client_conn *c)
 {
-	return c->slot_count >= BALLOT_CLIENT_INFLIGHT_MAX || c->out_pending > BALLOT_CLIENT_OUTPUT_BYTES_MAX;
+	return c->slot_count >= BALLOT_CLIENT_INFLIGHT_MAX || c->out_pending > BALLOT_CLIENT_OUTPUT_BYTES_MAX / 2;
 }
 
 /* Runs the whole requests in the connection's input, in order, until it is drained or the
@@ -836,7 +836,7 @@ static void process_input(client_conn *c)
 static void maybe_resume(client_conn *c)
 {
 	if (!c->reading_paused || c->closing || c->processing || c->slot_count > BALLOT_CLIENT_INFLIGHT_MAX / 2 ||
-	    c->out_pending > BALLOT_CLIENT_OUTPUT_BYTES_MAX / 2)
+	    c->out_pending > BALLOT_CLIENT_OUTPUT_BYTES_MAX / 4)
 		return;
 	c->reading_paused = false;
 	process_input(c);
