@@ -210,6 +210,9 @@ void node_reply_error(node *n, origin *to, const char *fmt, ...)
 /* A former leader waits this long beyond a request's wait for a leader to learn the fate of
  * its uncommitted writes. */
 #define UNCERTAIN_WAIT_EXTRA_MS 3000
+/* A leader's ready of at most this many entries is synced on the loop thread (latency);
+ * a larger one on the thread pool (the loop keeps receiving meanwhile: throughput). */
+#define INLINE_SYNC_ENTRIES_MAX 4
 
 static void pending_push(node *n, pending_list *l, const pending *p)
 {
@@ -654,16 +657,20 @@ static void process_ready(node *n)
 		send_messages(n, rd->messages, rd->message_count);
 		n->persisting = true;
 		bool durable_work = rd->has_snapshot || rd->hard_state_changed || rd->entry_count > 0;
-		if (durable_work && (rd->role == BALLOT_ROLE_LEADER || rd->has_snapshot)) {
-			/* A leader syncs on the thread pool: its appends are already out, and its
-			 * loop keeps taking requests and acknowledgements meanwhile. */
+		bool small = rd->entry_count <= INLINE_SYNC_ENTRIES_MAX;
+		if (durable_work && (rd->has_snapshot || (rd->role == BALLOT_ROLE_LEADER && !small))) {
+			/* A leader with a batch syncs on the thread pool: its appends are already
+			 * out, and its loop keeps taking requests and acknowledgements meanwhile. */
 			n->persist_req.data = n;
 			uv_queue_work(n->loop, &n->persist_req, persist_work, persist_done);
 			return;
 		}
 		if (durable_work) {
-			/* A follower's acknowledgement waits for this sync whatever it does, so it
-			 * syncs here: two thread hand-offs fewer on every write's path. */
+			/* A follower's acknowledgement waits for this sync whatever it does, and a
+			 * leader with a few entries has little to do meanwhile: sync here, two
+			 * thread hand-offs fewer on the write's path. What may leave first (a
+			 * leader's appends) leaves first, so the followers sync alongside. */
+			peer_flush_all(n);
 			n->persist_rc = node_store_persist(n->store, &n->rd, &n->persist_em);
 			if (n->persist_rc != 0) {
 				node_fatal(n, BALLOT_EIO, "could not persist the log: %s", n->persist_em.text);
