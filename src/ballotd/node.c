@@ -513,6 +513,7 @@ static void apply_ready(node *n, ballot_raft_ready *rd)
 		n->applied = rd->snap_index;
 		n->last_snapshot = rd->snap_index;
 		n->applied_bytes = 0;
+		n->last_snapshot_bytes = rd->snap_data->len;
 	}
 	ballot_buf reply;
 	ballot_buf_init(&reply, 0);
@@ -581,7 +582,8 @@ static void maybe_snapshot(node *n)
 {
 	bool due = n->snapshot_requested ||
 		   (n->cfg.snapshot_entries != 0 && n->applied >= n->last_snapshot + n->cfg.snapshot_entries) ||
-		   (n->cfg.snapshot_bytes != 0 && n->applied_bytes >= n->cfg.snapshot_bytes);
+		   (n->cfg.snapshot_bytes != 0 && n->applied_bytes >= n->cfg.snapshot_bytes &&
+		    n->applied_bytes >= n->last_snapshot_bytes / 2);
 	if (n->persisting || n->fatal != 0 || !due || n->applied <= n->last_snapshot)
 		return;
 	n->snapshot_requested = false;
@@ -599,6 +601,7 @@ static void maybe_snapshot(node *n)
 		return; /* out of memory: try again at the next ready */
 	}
 	n->applied_bytes = 0;
+	n->last_snapshot_bytes = data.len;
 	n->snap.index = index;
 	n->snap.term = ballot_raft_term_at(n->raft, index);
 	n->snap.data = snap;

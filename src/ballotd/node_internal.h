@@ -124,6 +124,7 @@ struct node {
 	uint64_t last_snapshot;
 	bool snapshot_requested;  /* BALLOT SNAPSHOT: take one as soon as possible */
 	uint64_t applied_bytes;   /* entry bytes applied since the last snapshot (the log held in memory) */
+	uint64_t last_snapshot_bytes; /* its size: the next waits for half as many log bytes */
 
 	/* a snapshot being saved on the thread pool (persisting is set meanwhile) */
 	struct {
