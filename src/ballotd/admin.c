@@ -14,10 +14,6 @@
 static const char admin_usage[] =
 	"ERR usage: BALLOT MEMBERS | ADD id host:port | PROMOTE id | REMOVE id | TRANSFER id | SNAPSHOT";
 
-static bool is(const ballot_resp_arg *a, const char *name)
-{
-	return a->len == strlen(name) && strncasecmp(a->data, name, a->len) == 0;
-}
 
 static bool arg_u64(const ballot_resp_arg *a, uint64_t *v)
 {
@@ -49,17 +45,17 @@ static void members(node *n, ballot_buf *out)
 
 bool admin_is_leaders(size_t argc, const ballot_resp_arg *argv)
 {
-	return argc >= 2 && (is(&argv[1], "ADD") || is(&argv[1], "PROMOTE") || is(&argv[1], "REMOVE") ||
-			     is(&argv[1], "TRANSFER"));
+	return argc >= 2 && (arg_is(&argv[1], "ADD") || arg_is(&argv[1], "PROMOTE") || arg_is(&argv[1], "REMOVE") ||
+			     arg_is(&argv[1], "TRANSFER"));
 }
 
 int admin_run(node *n, size_t argc, const ballot_resp_arg *argv, ballot_buf *out)
 {
-	if (argc == 2 && is(&argv[1], "MEMBERS")) {
+	if (argc == 2 && arg_is(&argv[1], "MEMBERS")) {
 		members(n, out);
 		return 0;
 	}
-	if (argc == 2 && is(&argv[1], "SNAPSHOT")) {
+	if (argc == 2 && arg_is(&argv[1], "SNAPSHOT")) {
 		n->snapshot_requested = true; /* taken at the end of this turn */
 		ballot_resp_simple(out, "OK");
 		return 0;
@@ -70,7 +66,7 @@ int admin_run(node *n, size_t argc, const ballot_resp_arg *argv, ballot_buf *out
 		return 0;
 	}
 	int rc;
-	if (argc == 4 && is(&argv[1], "ADD")) {
+	if (argc == 4 && arg_is(&argv[1], "ADD")) {
 		char addr[BALLOT_ADDRESS_MAX];
 		struct sockaddr_storage sa;
 		if (argv[3].len >= sizeof addr) {
@@ -84,11 +80,11 @@ int admin_run(node *n, size_t argc, const ballot_resp_arg *argv, ballot_buf *out
 			return 0;
 		}
 		rc = ballot_raft_add_learner(n->raft, id, addr);
-	} else if (argc == 3 && is(&argv[1], "PROMOTE")) {
+	} else if (argc == 3 && arg_is(&argv[1], "PROMOTE")) {
 		rc = ballot_raft_promote(n->raft, id);
-	} else if (argc == 3 && is(&argv[1], "REMOVE")) {
+	} else if (argc == 3 && arg_is(&argv[1], "REMOVE")) {
 		rc = ballot_raft_remove(n->raft, id);
-	} else if (argc == 3 && is(&argv[1], "TRANSFER")) {
+	} else if (argc == 3 && arg_is(&argv[1], "TRANSFER")) {
 		rc = ballot_raft_transfer(n->raft, id);
 	} else {
 		ballot_resp_error(out, "%s", admin_usage);

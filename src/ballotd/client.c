@@ -211,10 +211,6 @@ static void reply_now(reply_slot *s, const ballot_buf *b)
 
 /* ---- commands answered here --------------------------------------------------------- */
 
-static bool is(const ballot_resp_arg *a, const char *name)
-{
-	return a->len == strlen(name) && strncasecmp(a->data, name, a->len) == 0;
-}
 
 static void arity_error(ballot_buf *out, const ballot_resp_arg *cmd)
 {
@@ -292,14 +288,14 @@ static void cmd_hello(client_conn *c, size_t argc, const ballot_resp_arg *argv, 
 	const ballot_resp_arg *name = NULL;
 	for (size_t i = 2; i < argc; i++) {
 		size_t more = argc - 1 - i;
-		if (is(&argv[i], "AUTH") && more >= 2) {
+		if (arg_is(&argv[i], "AUTH") && more >= 2) {
 			if (!password_ok(c->n, &argv[i + 1], &argv[i + 2])) {
 				ballot_resp_error(out, "WRONGPASS invalid username-password pair or user is disabled.");
 				return;
 			}
 			c->authed = true;
 			i += 2;
-		} else if (is(&argv[i], "SETNAME") && more >= 1) {
+		} else if (arg_is(&argv[i], "SETNAME") && more >= 1) {
 			if (!name_ok(c, &argv[i + 1], out))
 				return;
 			name = &argv[i + 1];
@@ -372,26 +368,26 @@ static void cmd_client(client_conn *c, size_t argc, const ballot_resp_arg *argv,
 {
 	if (argc < 2) {
 		arity_error(out, &argv[0]);
-	} else if (is(&argv[1], "SETNAME")) {
+	} else if (arg_is(&argv[1], "SETNAME")) {
 		if (argc != 3)
 			subcommand_arity_error(out, "client|setname");
 		else if (name_ok(c, &argv[2], out)) {
 			set_name(c, &argv[2]);
 			ballot_resp_simple(out, "OK");
 		}
-	} else if (is(&argv[1], "GETNAME")) {
+	} else if (arg_is(&argv[1], "GETNAME")) {
 		if (argc != 2)
 			subcommand_arity_error(out, "client|getname");
 		else if (c->name[0] != '\0')
 			ballot_resp_bulk(out, c->name, strlen(c->name));
 		else
 			ballot_resp_null(out);
-	} else if (is(&argv[1], "ID")) {
+	} else if (arg_is(&argv[1], "ID")) {
 		if (argc != 2)
 			subcommand_arity_error(out, "client|id");
 		else
 			ballot_resp_integer(out, (int64_t)c->id);
-	} else if (is(&argv[1], "SETINFO")) {
+	} else if (arg_is(&argv[1], "SETINFO")) {
 		ballot_resp_simple(out, "OK"); /* Redis 7.2's; newer clients send it */
 	} else {
 		ballot_resp_error(out, "ERR unknown subcommand '%.*s'. Try CLIENT HELP.", (int)argv[1].len, argv[1].data);
@@ -406,11 +402,11 @@ static void cmd_config(size_t argc, const ballot_resp_arg *argv, ballot_buf *out
 		arity_error(out, &argv[0]);
 		return;
 	}
-	if (is(&argv[1], "RESETSTAT")) {
+	if (arg_is(&argv[1], "RESETSTAT")) {
 		ballot_resp_simple(out, "OK");
 		return;
 	}
-	if (!is(&argv[1], "GET")) {
+	if (!arg_is(&argv[1], "GET")) {
 		ballot_resp_error(out, "ERR CONFIG supports only GET and RESETSTAT here");
 		return;
 	}
@@ -471,12 +467,12 @@ static void count_command(node *n, const ballot_resp_arg *cmd)
 static bool info_wants(size_t argc, const ballot_resp_arg *argv, const char *section)
 {
 	bool in_default = strcmp(section, "commandstats") != 0;
-	if (argc < 2 || is(&argv[1], "default"))
+	if (argc < 2 || arg_is(&argv[1], "default"))
 		return in_default;
-	if (is(&argv[1], "all") || is(&argv[1], "everything"))
+	if (arg_is(&argv[1], "all") || arg_is(&argv[1], "everything"))
 		return true;
 	for (size_t i = 1; i < argc; i++) {
-		if (is(&argv[i], section))
+		if (arg_is(&argv[i], section))
 			return true;
 	}
 	return false;
@@ -691,61 +687,61 @@ static bool dispatch(client_conn *c, size_t argc, const ballot_resp_arg *argv, r
 	const ballot_resp_arg *cmd = &argv[0];
 	n->commands++;
 	count_command(n, cmd);
-	if (n->cfg.requirepass[0] != '\0' && !c->authed && !is(cmd, "AUTH") && !is(cmd, "HELLO") && !is(cmd, "QUIT")) {
+	if (n->cfg.requirepass[0] != '\0' && !c->authed && !arg_is(cmd, "AUTH") && !arg_is(cmd, "HELLO") && !arg_is(cmd, "QUIT")) {
 		ballot_resp_error(out, "NOAUTH Authentication required.");
 		return false;
 	}
-	if (c->in_multi && !is(cmd, "EXEC") && !is(cmd, "DISCARD") && !is(cmd, "MULTI") && !is(cmd, "QUIT")) {
+	if (c->in_multi && !arg_is(cmd, "EXEC") && !arg_is(cmd, "DISCARD") && !arg_is(cmd, "MULTI") && !arg_is(cmd, "QUIT")) {
 		queue_command(c, argc, argv, out);
 		return false;
 	}
-	if (is(cmd, "PING")) {
+	if (arg_is(cmd, "PING")) {
 		if (argc == 1)
 			ballot_resp_simple(out, "PONG");
 		else if (argc == 2)
 			ballot_resp_bulk(out, argv[1].data, argv[1].len);
 		else
 			arity_error(out, cmd);
-	} else if (is(cmd, "ECHO")) {
+	} else if (arg_is(cmd, "ECHO")) {
 		if (argc == 2)
 			ballot_resp_bulk(out, argv[1].data, argv[1].len);
 		else
 			arity_error(out, cmd);
-	} else if (is(cmd, "QUIT")) {
+	} else if (arg_is(cmd, "QUIT")) {
 		ballot_resp_simple(out, "OK");
 		c->close_after_reply = true;
-	} else if (is(cmd, "SELECT")) {
+	} else if (arg_is(cmd, "SELECT")) {
 		cmd_select(argc, argv, out);
-	} else if (is(cmd, "AUTH")) {
+	} else if (arg_is(cmd, "AUTH")) {
 		cmd_auth(c, argc, argv, out);
-	} else if (is(cmd, "HELLO")) {
+	} else if (arg_is(cmd, "HELLO")) {
 		cmd_hello(c, argc, argv, out);
-	} else if (is(cmd, "COMMAND")) {
-		if (argc >= 2 && is(&argv[1], "COUNT"))
+	} else if (arg_is(cmd, "COMMAND")) {
+		if (argc >= 2 && arg_is(&argv[1], "COUNT"))
 			ballot_resp_integer(out, 0);
 		else
 			ballot_resp_array(out, 0); /* enough for redis-cli: it then completes nothing */
-	} else if (is(cmd, "CLIENT")) {
+	} else if (arg_is(cmd, "CLIENT")) {
 		cmd_client(c, argc, argv, out);
-	} else if (is(cmd, "CONFIG")) {
+	} else if (arg_is(cmd, "CONFIG")) {
 		cmd_config(argc, argv, out);
-	} else if (is(cmd, "INFO")) {
+	} else if (arg_is(cmd, "INFO")) {
 		cmd_info(c, argc, argv, out);
-	} else if (is(cmd, "MULTI")) {
+	} else if (arg_is(cmd, "MULTI")) {
 		multi_begin(c, out);
-	} else if (is(cmd, "EXEC")) {
+	} else if (arg_is(cmd, "EXEC")) {
 		if (!c->in_multi)
 			ballot_resp_error(out, "ERR EXEC without MULTI");
 		else
 			return exec_multi(c, slot, out);
-	} else if (is(cmd, "DISCARD")) {
+	} else if (arg_is(cmd, "DISCARD")) {
 		if (!c->in_multi) {
 			ballot_resp_error(out, "ERR DISCARD without MULTI");
 		} else {
 			multi_reset(c);
 			ballot_resp_simple(out, "OK");
 		}
-	} else if (is(cmd, "BALLOT")) {
+	} else if (arg_is(cmd, "BALLOT")) {
 		return cmd_ballot(c, argc, argv, slot, out);
 	} else {
 		ballot_rbuf *encoded = encode(argc, argv, out);

@@ -5,6 +5,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
+#include <strings.h>
 #include <uv.h>
 
 #include "ballot/fsm.h"
@@ -190,6 +192,12 @@ void node_forward_answered(node *n, uint64_t id, int32_t error, const void *data
 void node_reply_error(node *n, origin *to, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 const char *node_peer_address(const node *n, uint64_t id);
 void node_info_replication(node *n, ballot_buf *out);
+
+/* Whether a command word is `name`, ignoring case, as Redis compares them. */
+static inline bool arg_is(const ballot_resp_arg *a, const char *name)
+{
+	return a->len == strlen(name) && strncasecmp(a->data, name, a->len) == 0;
+}
 
 /* admin.c */
 /* Whether this BALLOT command is the leader's to run (membership, transfer). */
