@@ -134,6 +134,23 @@ int ballot_storage_save_hard_state(ballot_storage *s, const ballot_hard_state *h
 int ballot_storage_save_snapshot(ballot_storage *s, uint64_t index, uint64_t term, const ballot_config *config,
 				 const ballot_rbuf *data, ballot_errmsg *em);
 
+/* The same in two steps, so a runtime can write a large snapshot while the log goes on:
+ *  1. ballot_storage_write_snapshot_file writes the file durably under its final name in
+ *     dir (the storage's directory). It uses no ballot_storage, so it may run on another
+ *     thread, or in a child process, while the storage's owner goes on appending.
+ *  2. ballot_storage_adopt_snapshot, back with the storage's owner, makes that file the
+ *     storage's snapshot and removes the older one; *adopted says it did. If the storage
+ *     installed a snapshot at or past index meanwhile, the written file is overtaken: it is
+ *     removed (kept if at the same index, being a whole snapshot of that position) and
+ *     *adopted is false. BALLOT_EINVAL if index is past the last log index.
+ * A crash between the two leaves the newer snapshot beside the log, which recovery takes,
+ * as after a crash between ballot_storage_save_snapshot and ballot_storage_compact. One
+ * such write per directory at a time. */
+int ballot_storage_write_snapshot_file(ballot_fs *fs, const char *dir, uint64_t index, uint64_t term,
+				       const ballot_config *config, const ballot_rbuf *data, ballot_errmsg *em);
+int ballot_storage_adopt_snapshot(ballot_storage *s, uint64_t index, uint64_t term, const ballot_config *config,
+				  uint64_t data_bytes, bool *adopted, ballot_errmsg *em);
+
 /* Installs a snapshot received from the leader: saves it as above, then discards the whole
  * log (the next append is index + 1), durable on return. */
 int ballot_storage_install_snapshot(ballot_storage *s, uint64_t index, uint64_t term, const ballot_config *config,

@@ -154,12 +154,12 @@ close_file:
 }
 
 int snapshot_write(ballot_fs *fs, const char *dir, const snap_meta *meta, const ballot_rbuf *data,
-		   ballot_errmsg *em)
+		   const char *tmp_suffix, ballot_errmsg *em)
 {
 	char name[64], tmp_name[64];
 	char path[BALLOT_STORAGE_PATH_MAX], tmp[BALLOT_STORAGE_PATH_MAX];
 	storage_name(name, sizeof name, meta->index, SNAP_SUFFIX);
-	storage_name(tmp_name, sizeof tmp_name, meta->index, SNAP_SUFFIX TMP_SUFFIX);
+	storage_name(tmp_name, sizeof tmp_name, meta->index, tmp_suffix);
 	int rc = storage_path(path, dir, name, em);
 	if (rc == 0)
 		rc = storage_path(tmp, dir, tmp_name, em);

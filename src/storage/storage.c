@@ -784,15 +784,10 @@ int ballot_storage_save_hard_state(ballot_storage *s, const ballot_hard_state *h
 	return 0;
 }
 
-static int check_snapshot(const ballot_storage *s, uint64_t index, const ballot_config *config,
-			  const ballot_rbuf *data, ballot_errmsg *em)
+/* The checks that need no storage: the data's size and the configuration's. */
+static int check_snapshot_data(uint64_t index, const ballot_config *config, const ballot_rbuf *data,
+			       ballot_errmsg *em)
 {
-	int rc = check_writable(s, em);
-	if (rc != 0)
-		return rc;
-	if (s->has_snapshot && index < s->snap_index)
-		return ballot_errorf(em, BALLOT_EINVAL, "snapshot at %llu: older than the saved one at %llu",
-				     (unsigned long long)index, (unsigned long long)s->snap_index);
 	if (data == NULL && index > 0)
 		return ballot_errorf(em, BALLOT_EINVAL, "snapshot at %llu: no data", (unsigned long long)index);
 	if (data != NULL && data->len > BALLOT_RAFT_SNAPSHOT_BYTES_MAX)
@@ -804,27 +799,44 @@ static int check_snapshot(const ballot_storage *s, uint64_t index, const ballot_
 	return 0;
 }
 
+static int check_snapshot(const ballot_storage *s, uint64_t index, const ballot_config *config,
+			  const ballot_rbuf *data, ballot_errmsg *em)
+{
+	int rc = check_writable(s, em);
+	if (rc != 0)
+		return rc;
+	if (s->has_snapshot && index < s->snap_index)
+		return ballot_errorf(em, BALLOT_EINVAL, "snapshot at %llu: older than the saved one at %llu",
+				     (unsigned long long)index, (unsigned long long)s->snap_index);
+	return check_snapshot_data(index, config, data, em);
+}
+
+/* Makes the snapshot file at index, already durable, the storage's snapshot, and removes
+ * the one it replaces. */
+static int take_snapshot_file(ballot_storage *s, const snap_meta *meta, ballot_errmsg *em)
+{
+	bool had = s->has_snapshot;
+	uint64_t old = s->snap_index;
+	s->has_snapshot = true;
+	s->snap_index = meta->index;
+	s->snap_term = meta->term;
+	note_snapshot_layout(s, meta);
+	if (had && old != meta->index) {
+		/* Need not be durable: recovery uses the newest snapshot and removes the rest. */
+		char name[64];
+		storage_name(name, sizeof name, old, SNAP_SUFFIX);
+		return remove_file(s, name, em);
+	}
+	return 0;
+}
+
 /* Writes the snapshot durably, then removes the one it replaces. */
 static int write_snapshot(ballot_storage *s, uint64_t index, uint64_t term, const ballot_config *config,
 			  const ballot_rbuf *data, ballot_errmsg *em)
 {
 	snap_meta meta = {.index = index, .term = term, .config = *config, .data_bytes = data != NULL ? data->len : 0};
-	int rc = snapshot_write(s->fs, s->dir, &meta, data, em);
-	if (rc != 0)
-		return rc;
-	bool had = s->has_snapshot;
-	uint64_t old = s->snap_index;
-	s->has_snapshot = true;
-	s->snap_index = index;
-	s->snap_term = term;
-	note_snapshot_layout(s, &meta);
-	if (had && old != index) {
-		/* Need not be durable: recovery uses the newest snapshot and removes the rest. */
-		char name[64];
-		storage_name(name, sizeof name, old, SNAP_SUFFIX);
-		rc = remove_file(s, name, em);
-	}
-	return rc;
+	int rc = snapshot_write(s->fs, s->dir, &meta, data, SNAP_TMP_SUFFIX, em);
+	return rc != 0 ? rc : take_snapshot_file(s, &meta, em);
 }
 
 int ballot_storage_save_snapshot(ballot_storage *s, uint64_t index, uint64_t term, const ballot_config *config,
@@ -838,6 +850,42 @@ int ballot_storage_save_snapshot(ballot_storage *s, uint64_t index, uint64_t ter
 		return rc;
 	rc = write_snapshot(s, index, term, config, data, em);
 	return rc != 0 ? fail(s, rc, em) : 0;
+}
+
+int ballot_storage_write_snapshot_file(ballot_fs *fs, const char *dir, uint64_t index, uint64_t term,
+				       const ballot_config *config, const ballot_rbuf *data, ballot_errmsg *em)
+{
+	int rc = check_snapshot_data(index, config, data, em);
+	if (rc != 0)
+		return rc;
+	snap_meta meta = {.index = index, .term = term, .config = *config, .data_bytes = data != NULL ? data->len : 0};
+	return snapshot_write(fs, dir, &meta, data, SNAP_SIDE_TMP_SUFFIX, em);
+}
+
+int ballot_storage_adopt_snapshot(ballot_storage *s, uint64_t index, uint64_t term, const ballot_config *config,
+				  uint64_t data_bytes, bool *adopted, ballot_errmsg *em)
+{
+	*adopted = false;
+	int rc = check_writable(s, em);
+	if (rc != 0)
+		return rc;
+	char name[64];
+	storage_name(name, sizeof name, index, SNAP_SUFFIX);
+	if (s->has_snapshot && index <= s->snap_index) {
+		/* Overtaken by a snapshot installed meanwhile. At the same index the file under
+		 * that name is a whole snapshot of that position either way: keep it. */
+		rc = index < s->snap_index ? remove_file(s, name, em) : 0;
+		return rc != 0 ? fail(s, rc, em) : 0;
+	}
+	if (index > s->last_index)
+		return ballot_errorf(em, BALLOT_EINVAL, "snapshot at %llu: past the last log index %llu",
+				     (unsigned long long)index, (unsigned long long)s->last_index);
+	snap_meta meta = {.index = index, .term = term, .config = *config, .data_bytes = data_bytes};
+	rc = take_snapshot_file(s, &meta, em);
+	if (rc != 0)
+		return fail(s, rc, em);
+	*adopted = true;
+	return 0;
 }
 
 int ballot_storage_install_snapshot(ballot_storage *s, uint64_t index, uint64_t term, const ballot_config *config,

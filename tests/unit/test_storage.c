@@ -543,6 +543,129 @@ static void storage_install_snapshot_replaces_log(void **state)
 	harness_free(&h);
 }
 
+/* A snapshot written beside the storage (another thread, a child process) while the log
+ * goes on, then adopted: it replaces the older snapshot, the log is kept, and a reopen
+ * recovers the snapshot and the entries appended meanwhile. */
+static void storage_snapshot_written_beside_is_adopted(void **state)
+{
+	(void)state;
+	harness h;
+	harness_init(&h, 31, BALLOT_WAL_SEGMENT_BYTES_MIN);
+	harness_open_ok(&h);
+	append_range(&h, 1, 200, 1, 0, len_100);
+	CHECK_OK(&h, ballot_storage_sync(h.s, &h.em));
+	ballot_config c = config_of(3);
+	ballot_rbuf *old = payload_new(50, 1, 1, 300);
+	CHECK_OK(&h, ballot_storage_save_snapshot(h.s, 50, 1, &c, old, &h.em));
+	ballot_rbuf *data = payload_new(120, 1, 2, 7000);
+	CHECK_OK(&h, ballot_storage_write_snapshot_file(h.fs, h.dir, 120, 1, &c, data, &h.em));
+	append_range(&h, 201, 220, 1, 0, len_100); /* the log went on meanwhile */
+	CHECK_OK(&h, ballot_storage_sync(h.s, &h.em));
+	ballot_storage_status st;
+	ballot_storage_status_get(h.s, &st);
+	assert_int_equal(st.snap_index, 50); /* written, not yet the storage's */
+	bool adopted = false;
+	CHECK_OK(&h, ballot_storage_adopt_snapshot(h.s, 120, 1, &c, data->len, &adopted, &h.em));
+	assert_true(adopted);
+	ballot_storage_status_get(h.s, &st);
+	assert_int_equal(st.snap_index, 120);
+	assert_int_equal(st.snap_term, 1);
+	assert_false(has_name(&h, "00000000000000000050.snap"));
+	assert_int_equal(count_suffix(&h, ".tmp"), 0);
+	/* The data's place in the file is known, as for a snapshot the storage wrote itself. */
+	char path[BALLOT_STORAGE_PATH_MAX + 64];
+	uint64_t offset = 0, len = 0;
+	assert_int_equal(ballot_storage_snapshot_location(h.s, path, sizeof path, &offset, &len), 0);
+	assert_string_equal(path, "/data/00000000000000000120.snap");
+	assert_int_equal(len, 7000);
+	unsigned char *bytes = NULL;
+	size_t size = 0;
+	assert_int_equal(ballot_fs_sim_read_file(h.sim, path, &bytes, &size, &h.em), 0);
+	assert_true(size >= offset + len);
+	assert_memory_equal(bytes + offset, data->data, 7000);
+	free(bytes);
+	CHECK_OK(&h, ballot_storage_compact(h.s, 110, &h.em));
+	harness_open_ok(&h);
+	assert_int_equal(h.rec.warning_count, 0);
+	assert_int_equal(h.rec.state.snap_index, 120);
+	assert_int_equal(h.rec.state.snap_data->len, 7000);
+	assert_memory_equal(h.rec.state.snap_data->data, data->data, 7000);
+	expect_entries(&h, 121, 220, term_1, 0, len_100);
+	ballot_rbuf_unref(old);
+	ballot_rbuf_unref(data);
+	harness_free(&h);
+}
+
+/* A power loss after the file is written and before it is adopted: recovery takes the newer
+ * snapshot with the log; a power loss while it is written leaves only a temporary, which
+ * recovery removes without a word. */
+static void storage_snapshot_written_beside_survives_a_crash(void **state)
+{
+	(void)state;
+	harness h;
+	harness_init(&h, 32, BALLOT_WAL_SEGMENT_BYTES_MIN);
+	harness_open_ok(&h);
+	append_range(&h, 1, 100, 1, 0, len_100);
+	CHECK_OK(&h, ballot_storage_sync(h.s, &h.em));
+	ballot_config c = config_of(3);
+	ballot_rbuf *data = payload_new(80, 1, 3, 4000);
+	CHECK_OK(&h, ballot_storage_write_snapshot_file(h.fs, h.dir, 80, 1, &c, data, &h.em));
+	harness_crash(&h, BALLOT_FS_SIM_CRASH_POWER);
+	harness_open_ok(&h);
+	assert_int_equal(h.rec.state.snap_index, 80);
+	assert_memory_equal(h.rec.state.snap_data->data, data->data, 4000);
+	expect_entries(&h, 81, 100, term_1, 0, len_100);
+	/* A half-written temporary of the next one. */
+	const char junk[] = "half a snapshot";
+	assert_int_equal(ballot_fs_sim_write_file(h.sim, "/data/00000000000000000090.snap.side.tmp", junk,
+						  sizeof junk, &h.em), 0);
+	harness_crash(&h, BALLOT_FS_SIM_CRASH_POWER);
+	harness_open_ok(&h);
+	assert_int_equal(h.rec.warning_count, 0);
+	assert_int_equal(count_suffix(&h, ".tmp"), 0);
+	assert_int_equal(h.rec.state.snap_index, 80);
+	ballot_rbuf_unref(data);
+	harness_free(&h);
+}
+
+/* A follower installs the leader's snapshot while its own is being written: its own is
+ * overtaken (not adopted, its file removed), and one past the log is refused. */
+static void storage_snapshot_written_beside_overtaken_by_install(void **state)
+{
+	(void)state;
+	harness h;
+	harness_init(&h, 33, BALLOT_WAL_SEGMENT_BYTES_MIN);
+	harness_open_ok(&h);
+	append_range(&h, 1, 100, 1, 0, len_100);
+	CHECK_OK(&h, ballot_storage_sync(h.s, &h.em));
+	ballot_config c = config_of(3);
+	ballot_rbuf *mine = payload_new(90, 1, 4, 1000);
+	ballot_rbuf *leaders = payload_new(300, 2, 5, 2000);
+	bool adopted = true;
+	assert_int_equal(ballot_storage_adopt_snapshot(h.s, 101, 1, &c, 10, &adopted, &h.em), BALLOT_EINVAL);
+	assert_false(adopted);
+	CHECK_OK(&h, ballot_storage_write_snapshot_file(h.fs, h.dir, 90, 1, &c, mine, &h.em));
+	CHECK_OK(&h, ballot_storage_install_snapshot(h.s, 300, 2, &c, leaders, &h.em));
+	adopted = true;
+	CHECK_OK(&h, ballot_storage_adopt_snapshot(h.s, 90, 1, &c, mine->len, &adopted, &h.em));
+	assert_false(adopted);
+	assert_false(has_name(&h, "00000000000000000090.snap"));
+	ballot_storage_status st;
+	ballot_storage_status_get(h.s, &st);
+	assert_int_equal(st.snap_index, 300);
+	/* At the very index installed, the file is that position's snapshot: kept. */
+	CHECK_OK(&h, ballot_storage_write_snapshot_file(h.fs, h.dir, 300, 2, &c, leaders, &h.em));
+	CHECK_OK(&h, ballot_storage_adopt_snapshot(h.s, 300, 2, &c, leaders->len, &adopted, &h.em));
+	assert_false(adopted);
+	assert_true(has_name(&h, "00000000000000000300.snap"));
+	harness_open_ok(&h);
+	assert_int_equal(h.rec.state.snap_index, 300);
+	assert_memory_equal(h.rec.state.snap_data->data, leaders->data, 2000);
+	ballot_rbuf_unref(mine);
+	ballot_rbuf_unref(leaders);
+	harness_free(&h);
+}
+
 static void storage_bootstrap_snapshot_at_index_zero(void **state)
 {
 	(void)state;
@@ -1474,6 +1597,9 @@ int main(void)
 		cmocka_unit_test(storage_truncate_into_sealed_segment),
 		cmocka_unit_test(storage_compaction_keeps_segment_after_snapshot),
 		cmocka_unit_test(storage_install_snapshot_replaces_log),
+		cmocka_unit_test(storage_snapshot_written_beside_is_adopted),
+		cmocka_unit_test(storage_snapshot_written_beside_survives_a_crash),
+		cmocka_unit_test(storage_snapshot_written_beside_overtaken_by_install),
 		cmocka_unit_test(storage_bootstrap_snapshot_at_index_zero),
 		cmocka_unit_test(storage_crash_during_install_snapshot),
 		cmocka_unit_test(storage_crash_loses_unsynced_never_synced),
