@@ -60,6 +60,7 @@ typedef struct ballot_sim_result {
 	uint64_t elections;                   /* leaders elected (distinct terms with a leader) */
 	uint64_t max_unavailable_ticks;       /* longest stretch with no successful operation */
 	uint64_t crashes, partitions, transfers, membership_changes, snapshots_installed;
+	uint64_t snapshots_overtaken;         /* own snapshots written, then overtaken by an install */
 	uint64_t messages, messages_dropped;
 	/* disk faults: bits flipped, flips recovery did not need to refuse (damage it repaired or
 	 * that did not matter), damaged data dirs found (at restart or while running), and

@@ -248,7 +248,7 @@ int cli_sim(int argc, char **argv)
 					res.bit_flips;
 		printf("seed=%llu ops=%llu ok=%llu fail=%llu info=%llu faults=%llu crashes=%llu partitions=%llu "
 		       "transfers=%llu membership=%llu flips=%llu flips_harmless=%llu corrupt=%llu replaced=%llu "
-		       "snapshots=%llu elections=%llu max_unavailable_ticks=%llu messages=%llu trace=%016llx "
+		       "snapshots=%llu overtaken=%llu elections=%llu max_unavailable_ticks=%llu messages=%llu trace=%016llx "
 		       "verdict=%s\n",
 		       (unsigned long long)seed, (unsigned long long)(res.ops_ok + res.ops_fail + res.ops_info),
 		       (unsigned long long)res.ops_ok, (unsigned long long)res.ops_fail,
@@ -257,7 +257,8 @@ int cli_sim(int argc, char **argv)
 		       (unsigned long long)res.transfers, (unsigned long long)res.membership_changes,
 		       (unsigned long long)res.bit_flips, (unsigned long long)res.flips_harmless,
 		       (unsigned long long)res.corruptions_detected, (unsigned long long)res.replacements,
-		       (unsigned long long)res.snapshots_installed, (unsigned long long)res.elections,
+		       (unsigned long long)res.snapshots_installed,
+		       (unsigned long long)res.snapshots_overtaken, (unsigned long long)res.elections,
 		       (unsigned long long)res.max_unavailable_ticks, (unsigned long long)res.messages,
 		       (unsigned long long)res.trace_hash, res.violations ? "violation" : "ok");
 		if (res.violations) {

@@ -354,27 +354,63 @@ static void check_applied(sim_world *w, sim_node *n, const ballot_entry *e)
 		w->max_committed = e->index;
 }
 
-static void maybe_snapshot(sim_world *w, sim_node *n)
+static void side_snapshot_drop(sim_node *n)
 {
-	if (n->snapshot_every == 0 || n->applied < n->snap_index + n->snapshot_every)
-		return;
+	ballot_rbuf_unref(n->side.data);
+	n->side.data = NULL;
+	n->side.pending = false;
+}
+
+/* The snapshot file written beside becomes the storage's snapshot (unless one installed
+ * meanwhile overtook it); then the core and the log compact over it. */
+static void adopt_snapshot(sim_world *w, sim_node *n)
+{
 	ballot_errmsg em;
-	ballot_rbuf *data = NULL;
-	if (sim_app_snapshot(n->app, &data) != 0)
-		return;
-	if (ballot_raft_compact(n->raft, n->applied, data) == 0) {
-		/* The snapshot file is written and synced before the log is cut. */
+	bool adopted = false;
+	int rc = ballot_storage_adopt_snapshot(n->storage, n->side.index, n->side.term, &n->side.config,
+					       n->side.data->len, &adopted, &em);
+	if (rc != 0) {
+		disk_fail(w, n, "adopt a snapshot", rc, &em);
+	} else if (adopted && ballot_raft_compact(n->raft, n->side.index, n->side.data) == 0) {
 		ballot_raft_status st;
 		ballot_raft_status_get(n->raft, &st);
 		n->snap_index = st.snap_index;
-		int rc = ballot_storage_save_snapshot(n->storage, st.snap_index, st.snap_term, &st.snap_config, data,
-						      &em);
-		if (rc != 0)
-			disk_fail(w, n, "save a snapshot", rc, &em);
-		else if (st.first_index > 1 && (rc = ballot_storage_compact(n->storage, st.first_index - 1, &em)) != 0)
+		if (st.first_index > 1 && (rc = ballot_storage_compact(n->storage, st.first_index - 1, &em)) != 0)
 			disk_fail(w, n, "compact the log", rc, &em);
 	}
-	ballot_rbuf_unref(data);
+	w->res->snapshots_overtaken += rc == 0 && !adopted;
+	side_snapshot_drop(n);
+}
+
+/* Every snapshot_every applied entries, a snapshot: its file is written beside the storage
+ * at once, and adopted up to 40 readies later (a large one takes ballotd's writer a while),
+ * so crashes, installs from the leader and the log's growth fall in between. */
+static void maybe_snapshot(sim_world *w, sim_node *n)
+{
+	if (n->side.pending) {
+		if (n->side.readies_left-- == 0)
+			adopt_snapshot(w, n);
+		return;
+	}
+	if (n->snapshot_every == 0 || n->applied < n->snap_index + n->snapshot_every)
+		return;
+	uint64_t index = n->applied;
+	ballot_config config;
+	ballot_rbuf *data = NULL;
+	if (ballot_raft_config_at(n->raft, index, &config) != 0 || sim_app_snapshot(n->app, &data) != 0)
+		return;
+	uint64_t term = ballot_raft_term_at(n->raft, index);
+	ballot_errmsg em;
+	int rc = ballot_storage_write_snapshot_file(ballot_fs_sim_fs(n->fs), "/data", index, term, &config, data, &em);
+	if (rc != 0) {
+		ballot_rbuf_unref(data);
+		disk_fail(w, n, "write a snapshot file", rc, &em);
+		return;
+	}
+	n->side = (sim_side_snapshot){.pending = true, .readies_left = (unsigned)ballot_rng_below(&w->rng, ballot_rng_below(&w->rng, 2) ? 4 : 40),
+				      .index = index, .term = term, .config = config, .data = data};
+	if (n->side.readies_left-- == 0)
+		adopt_snapshot(w, n);
 }
 
 static void apply_ready(sim_world *w, sim_node *n, ballot_raft_ready *rd)
@@ -626,6 +662,7 @@ static void node_crash(sim_node *n, unsigned how)
 	n->alive = false;
 	n->persisting = false;
 	sim_node_drop_pending(n);
+	side_snapshot_drop(n);
 	ballot_fs_sim_crash(n->fs, how);
 	ballot_storage_close(n->storage);
 	n->storage = NULL;

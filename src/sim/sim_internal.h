@@ -71,6 +71,14 @@ typedef struct sim_pending {
 	ballot_rbuf *cmd;     /* reads: the query to answer */
 } sim_pending;
 
+typedef struct sim_side_snapshot {
+	bool pending;
+	unsigned readies_left;
+	uint64_t index, term;
+	ballot_config config;
+	ballot_rbuf *data;
+} sim_side_snapshot;
+
 typedef struct sim_node {
 	uint64_t id;
 	bool alive;
@@ -89,6 +97,9 @@ typedef struct sim_node {
 	void *app;
 	uint64_t applied;
 	uint64_t snapshot_every;
+	/* a snapshot written beside the storage and adopted some readies later, as ballotd's
+	 * writer (a child process) does while the log goes on */
+	sim_side_snapshot side;
 	/* requests waiting here */
 	sim_pending *pending;
 	size_t pending_count, pending_cap;
