@@ -506,6 +506,10 @@ static void cmd_info(client_conn *c, size_t argc, const ballot_resp_arg *argv, b
 		}
 		ballot_buf_puts(&text, "\r\n");
 	}
+	if (info_wants(argc, argv, "persistence")) {
+		node_info_persistence(n, &text);
+		ballot_buf_puts(&text, "\r\n");
+	}
 	if (info_wants(argc, argv, "replication")) {
 		node_info_replication(n, &text);
 		ballot_buf_puts(&text, "\r\n");

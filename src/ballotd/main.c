@@ -33,6 +33,9 @@ static const char usage[] =
 	"  --snapshot-bytes N    ... or once the entries applied since the last hold N bytes and\n"
 	"                        half the last snapshot's size (default 67108864; the log since\n"
 	"                        a snapshot is kept in memory)\n"
+	"  --snapshot-writer fork|thread  who serializes and writes a snapshot while the node\n"
+	"                        goes on: a child process with a copy-on-write view of the\n"
+	"                        state (default), or a pool thread, the loop serializing\n"
 	"  --max-clients N       client connections (default 10000)\n"
 	"  --follower MODE       what a follower does with a command for the leader: 'forward' it\n"
 	"                        and relay the answer (default), or 'redirect' the client with\n"
@@ -123,6 +126,10 @@ static void set_key(ballot_node_config *c, const char *key, const char *v)
 		c->snapshot_entries = parse_number(key, v, 0, UINT64_MAX);
 	else if (strcmp(key, "snapshot-bytes") == 0)
 		c->snapshot_bytes = parse_number(key, v, 0, UINT64_MAX);
+	else if (strcmp(key, "snapshot-writer") == 0 && (strcmp(v, "fork") == 0 || strcmp(v, "thread") == 0))
+		c->snapshot_fork = strcmp(v, "fork") == 0;
+	else if (strcmp(key, "snapshot-writer") == 0)
+		die_usage("--snapshot-writer '%s': give 'fork' or 'thread'", v);
 	else if (strcmp(key, "max-clients") == 0)
 		c->clients_max = (unsigned)parse_number(key, v, 1, 1000000);
 	else if (strcmp(key, "follower") == 0 && (strcmp(v, "forward") == 0 || strcmp(v, "redirect") == 0))

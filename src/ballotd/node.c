@@ -28,6 +28,7 @@ void ballot_node_config_default(ballot_node_config *c)
 	c->heartbeat_ticks = 2;
 	c->snapshot_entries = 100000;
 	c->snapshot_bytes = 64u << 20; /* the log since a snapshot is kept in memory: bound it */
+	c->snapshot_fork = true;
 	c->clients_max = 10000;
 	c->no_leader_wait_ms = 2000;
 }
@@ -537,79 +538,6 @@ static void apply_ready(node *n, ballot_raft_ready *rd)
 	answer_reads(n);
 }
 
-static void snapshot_work(uv_work_t *req)
-{
-	node *n = req->data;
-	n->snap.rc = node_store_snapshot(n->store, n->snap.index, n->snap.term, &n->snap.config, n->snap.data,
-					 &n->snap.em);
-}
-
-/* The snapshot is durable: the core compacts over it, holding the saved file's bytes
- * (mapped: paged in only to send them to a follower) instead of the serialized copy. */
-static void snapshot_done(uv_work_t *req, int status)
-{
-	node *n = req->data;
-	n->persisting = false;
-	ballot_rbuf *data = n->snap.data;
-	n->snap.data = NULL;
-	if (status != 0 || n->snap.rc != 0) {
-		node_fatal(n, BALLOT_EIO, "could not save a snapshot: %s", n->snap.rc ? n->snap.em.text : uv_strerror(status));
-		ballot_rbuf_unref(data);
-		return;
-	}
-	ballot_rbuf *mapped = node_store_map_snapshot(n->store);
-	if (mapped != NULL && mapped->len == data->len) {
-		ballot_rbuf_unref(data);
-		data = mapped;
-	} else {
-		ballot_rbuf_unref(mapped);
-	}
-	if (ballot_raft_compact(n->raft, n->snap.index, data) == 0) {
-		ballot_raft_status st;
-		ballot_raft_status_get(n->raft, &st);
-		ballot_errmsg em;
-		if (node_store_compact(n->store, st.first_index, &em) != 0)
-			node_fatal(n, BALLOT_EIO, "could not compact the log: %s", em.text);
-	}
-	n->last_snapshot = n->snap.index;
-	ballot_rbuf_unref(data);
-}
-
-/* Every snapshot_entries applied entries, a snapshot: the state is serialized here, on the
- * loop (it must be one moment of the state), then written and synced on the thread pool
- * like a ready (the next ready waits; heartbeats and reads go on). */
-static void maybe_snapshot(node *n)
-{
-	bool due = n->snapshot_requested ||
-		   (n->cfg.snapshot_entries != 0 && n->applied >= n->last_snapshot + n->cfg.snapshot_entries) ||
-		   (n->cfg.snapshot_bytes != 0 && n->applied_bytes >= n->cfg.snapshot_bytes &&
-		    n->applied_bytes >= n->last_snapshot_bytes / 2);
-	if (n->persisting || n->fatal != 0 || !due || n->applied <= n->last_snapshot)
-		return;
-	n->snapshot_requested = false;
-	uint64_t index = n->applied;
-	if (ballot_raft_config_at(n->raft, index, &n->snap.config) != 0)
-		return; /* the index is in the core's snapshot already */
-	ballot_buf data;
-	ballot_buf_init(&data, 0);
-	ballot_rbuf *snap = NULL;
-	/* The buffer's bytes become the rbuf's (no copy of what may be gigabytes). */
-	if (ballot_sessions_snapshot(n->sessions, &data) == 0)
-		snap = ballot_rbuf_wrap(data.data, data.len, free, data.data);
-	if (snap == NULL) {
-		ballot_buf_free(&data);
-		return; /* out of memory: try again at the next ready */
-	}
-	n->applied_bytes = 0;
-	n->last_snapshot_bytes = data.len;
-	n->snap.index = index;
-	n->snap.term = ballot_raft_term_at(n->raft, index);
-	n->snap.data = snap;
-	n->persisting = true;
-	n->snap.req.data = n;
-	uv_queue_work(n->loop, &n->snap.req, snapshot_work, snapshot_done);
-}
-
 /* ---- the ready cycle ---------------------------------------------------------------- */
 
 static void send_messages(node *n, ballot_msg **msgs, size_t count)
@@ -632,7 +560,7 @@ static void finish_ready(node *n)
 	ballot_raft_advance(n->raft, rd);
 	n->persisting = false;
 	peer_sync_config(n);
-	maybe_snapshot(n);
+	node_snapshot_maybe(n);
 }
 
 static void persist_work(uv_work_t *req)
@@ -691,7 +619,8 @@ static void on_flush(uv_prepare_t *h)
 {
 	node *n = h->data;
 	process_ready(n);
-	maybe_snapshot(n);
+	node_snapshot_adopt(n);
+	node_snapshot_maybe(n);
 	if (n->persisting && n->fatal == 0) {
 		ballot_msg **msgs = NULL;
 		size_t count = ballot_raft_take_messages(n->raft, &msgs);
@@ -805,6 +734,7 @@ static void shut_down(node *n)
 	client_flush_all(n);
 	client_close_all(n);
 	peer_close_all(n);
+	node_snapshot_stop(n);
 	/* The sync in flight must finish before the store closes. */
 	while (n->persisting && n->fatal == 0 && uv_run(n->loop, UV_RUN_ONCE) != 0)
 		;

@@ -128,14 +128,26 @@ struct node {
 	uint64_t applied_bytes;   /* entry bytes applied since the last snapshot (the log held in memory) */
 	uint64_t last_snapshot_bytes; /* its size: the next waits for half as many log bytes */
 
-	/* a snapshot being saved on the thread pool (persisting is set meanwhile) */
+	/* a snapshot being written beside the store (node_snapshot.c) */
 	struct {
-		uint64_t index, term;
+		bool running;        /* a writer is at work */
+		bool written;        /* its file is durable: adopt it once no persist is in flight */
+		uint64_t index, term, data_bytes;
 		ballot_config config;
+		uint64_t started_ms;
+		/* a child process: serializes its copy-on-write view of the state and writes */
+		int pid;
+		uv_pipe_t report_pipe;
+		unsigned char report[sizeof(int32_t) + sizeof(uint64_t) + BALLOT_ERRMSG_MAX];
+		size_t report_len;
+		/* or, if there is no child, the thread pool writes what the loop serialized */
 		ballot_rbuf *data;
 		uv_work_t req;
 		int rc;
 		ballot_errmsg em;
+		/* for INFO persistence */
+		uint64_t count, failures, last_ms, last_index;
+		bool last_ok, last_forked;
 	} snap;
 
 	/* persisting a ready on the thread pool */
@@ -192,6 +204,12 @@ void node_forward_answered(node *n, uint64_t id, int32_t error, const void *data
 void node_reply_error(node *n, origin *to, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 const char *node_peer_address(const node *n, uint64_t id);
 void node_info_replication(node *n, ballot_buf *out);
+
+/* node_snapshot.c: snapshots written beside the store while the node goes on. */
+void node_snapshot_maybe(node *n);  /* starts one if due and none is under way */
+void node_snapshot_adopt(node *n);  /* adopts a written one, if no persist is in flight */
+void node_snapshot_stop(node *n);   /* at shutdown: stops a child writer */
+void node_info_persistence(node *n, ballot_buf *out);
 
 /* Whether a command word is `name`, ignoring case, as Redis compares them. */
 static inline bool arg_is(const ballot_resp_arg *a, const char *name)

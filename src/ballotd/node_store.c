@@ -12,6 +12,7 @@
 #include "ballotd/node_store.h"
 
 struct node_store {
+	char dir[BALLOT_STORAGE_PATH_MAX];
 	ballot_storage *storage;
 	ballot_hard_state saved; /* the hard state on disk */
 	ballot_storage_recovery rec; /* keeps the recovered entries alive for the core */
@@ -63,6 +64,10 @@ int node_store_open(const char *dir, node_store **out, ballot_raft_storage *st, 
 	node_store *s = calloc(1, sizeof *s);
 	if (s == NULL)
 		return ballot_errorf(em, BALLOT_ENOMEM, "out of memory");
+	if ((size_t)snprintf(s->dir, sizeof s->dir, "%s", dir) >= sizeof s->dir) {
+		free(s);
+		return ballot_errorf(em, BALLOT_ELIMIT, "data dir %s: path too long", dir);
+	}
 	ballot_storage_options opts;
 	ballot_storage_options_default(&opts);
 	int rc = ballot_storage_open(ballot_fs_posix(), dir, &opts, &s->storage, &s->rec, em);
@@ -116,10 +121,16 @@ int node_store_persist(node_store *s, const ballot_raft_ready *rd, ballot_errmsg
 	return rc;
 }
 
-int node_store_snapshot(node_store *s, uint64_t index, uint64_t term, const ballot_config *config,
-			const ballot_rbuf *data, ballot_errmsg *em)
+int node_store_write_snapshot_file(const node_store *s, uint64_t index, uint64_t term, const ballot_config *config,
+				   const ballot_rbuf *data, ballot_errmsg *em)
 {
-	return ballot_storage_save_snapshot(s->storage, index, term, config, data, em);
+	return ballot_storage_write_snapshot_file(ballot_fs_posix(), s->dir, index, term, config, data, em);
+}
+
+int node_store_adopt_snapshot(node_store *s, uint64_t index, uint64_t term, const ballot_config *config,
+			      uint64_t data_bytes, bool *adopted, ballot_errmsg *em)
+{
+	return ballot_storage_adopt_snapshot(s->storage, index, term, config, data_bytes, adopted, em);
 }
 
 int node_store_compact(node_store *s, uint64_t log_start, ballot_errmsg *em)

@@ -3,8 +3,10 @@
  *
  * node_store_persist runs on a worker thread while the loop goes on; it touches nothing
  * but the store and the ready it is given (whose payloads are immutable). Only one call
- * into a store runs at a time: the node never persists two readies at once, and saves a
- * snapshot (also on a worker thread) only between persists. */
+ * into a store runs at a time (the node never persists two readies at once, and adopts a
+ * snapshot only between persists), except node_store_write_snapshot_file, which reads
+ * nothing of the store but its directory's name and may run beside any of them, on a
+ * worker thread or in a child process. */
 #ifndef BALLOT_NODE_STORE_H
 #define BALLOT_NODE_STORE_H
 
@@ -21,9 +23,12 @@ int node_store_open(const char *dir, node_store **out, ballot_raft_storage *st, 
 		    ballot_errmsg *em);
 /* Makes a ready durable: snapshot, hard state, entries (truncating from the first), sync. */
 int node_store_persist(node_store *s, const ballot_raft_ready *rd, ballot_errmsg *em);
-/* Saves a snapshot of the state machine at (index, term, config), durable on return. */
-int node_store_snapshot(node_store *s, uint64_t index, uint64_t term, const ballot_config *config,
-			const ballot_rbuf *data, ballot_errmsg *em);
+/* A snapshot of the state machine at (index, term, config) in two steps (see
+ * ballot_storage_write_snapshot_file): its file written durably, then adopted. */
+int node_store_write_snapshot_file(const node_store *s, uint64_t index, uint64_t term, const ballot_config *config,
+				   const ballot_rbuf *data, ballot_errmsg *em);
+int node_store_adopt_snapshot(node_store *s, uint64_t index, uint64_t term, const ballot_config *config,
+			      uint64_t data_bytes, bool *adopted, ballot_errmsg *em);
 /* Drops stored entries before log_start (whole segments; they are in a saved snapshot). */
 int node_store_compact(node_store *s, uint64_t log_start, ballot_errmsg *em);
 /* The saved snapshot's state-machine bytes, mapped from its file (read-only, paged in on
