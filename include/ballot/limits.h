@@ -282,6 +282,11 @@ _Static_assert(BALLOT_RAFT_ENTRY_BYTES_MAX <= UINT32_MAX, "entry lengths are 32-
 
 /* Bytes recovery reads at a time (a larger record is read whole). */
 #define BALLOT_WAL_READ_BUFFER_BYTES (1u * 1024 * 1024)
+/* A snapshot file is written and synced this many bytes at a time (as Redis's
+ * rdb-save-incremental-fsync), so the file system never holds much of it unsynced: an
+ * ext4 journal commit, which a log sync may need, writes out every dirty block of the
+ * files it orders first, and a whole unsynced snapshot would stall the log for as long. */
+#define BALLOT_SNAPSHOT_SYNC_BYTES (4u * 1024 * 1024)
 
 /* The longest path storage composes: the data directory, a slash and a file name. */
 #define BALLOT_STORAGE_PATH_MAX 4096

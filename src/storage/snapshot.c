@@ -195,8 +195,13 @@ int snapshot_write(ballot_fs *fs, const char *dir, const snap_meta *meta, const 
 	if (rc == 0 && config_len > 0)
 		rc = ballot_fs_pwrite(fs, f, config, config_len, at, em);
 	at += config_len;
-	if (rc == 0 && data_len > 0)
-		rc = ballot_fs_pwrite(fs, f, data->data, (size_t)data_len, at, em);
+	for (uint64_t done = 0; rc == 0 && done < data_len;) {
+		size_t n = data_len - done < BALLOT_SNAPSHOT_SYNC_BYTES ? (size_t)(data_len - done) : BALLOT_SNAPSHOT_SYNC_BYTES;
+		rc = ballot_fs_pwrite(fs, f, data->data + done, n, at + done, em);
+		done += n;
+		if (rc == 0 && done < data_len)
+			rc = ballot_fs_datasync(fs, f, em);
+	}
 	at += data_len;
 	if (rc == 0)
 		rc = ballot_fs_pwrite(fs, f, trailer, sizeof trailer, at, em);
