@@ -14,7 +14,8 @@
 #             follower with its data dir wiped, catches up; against the disk's sequential
 #             write bandwidth (each wait at most CATCHUP_WAIT_S)
 #   memory    resident bytes per key, MEMORY_KEYS keys of 100 bytes: ballotd leader vs Redis
-#   disk      bench/disk_sync: 128-byte records, fdatasync per 1/16/64/256 records
+#   disk      bench/disk_sync: 128-byte records, fdatasync per 1/16/64/256 records, 1 and 3
+#             processes syncing at once
 #   all       every one of the above (the default)
 #
 #   --quick   2 s per point after 1 s warm-up, 1 and 64 clients, 2 failover runs, smaller
@@ -811,11 +812,17 @@ mode_disk() {
 	{
 		echo "### The disk's own limit"
 		echo
-		echo "\`build/bin/disk_sync --dir $WORK --seconds $DISK_SECONDS\`: 128-byte records, one write and one"
-		echo "fdatasync per batch; append grows the file, prefilled overwrites blocks written before."
+		echo "\`build/bin/disk_sync --dir $WORK --seconds $DISK_SECONDS --procs P\`: 128-byte records, one write"
+		echo "and one fdatasync per batch; append grows the file, fallocated writes into blocks reserved"
+		echo "with posix_fallocate (as a log segment), prefilled overwrites blocks written before. procs 3:"
+		echo "three processes at once, each on its own file, as the three nodes of a cluster on this disk."
 		echo
-		timeout 600 "$BIN/disk_sync" --dir "$WORK" --seconds "$DISK_SECONDS" || die "disk_sync failed"
-		echo
+		local procs
+		for procs in 1 3; do
+			timeout 600 "$BIN/disk_sync" --dir "$WORK" --seconds "$DISK_SECONDS" --procs "$procs" ||
+				die "disk_sync --procs $procs failed"
+			echo
+		done
 	} >>"$WORK/report.md"
 }
 

@@ -124,6 +124,7 @@ typedef struct resp_parser {
  * bytes may come before it. */
 static int find_line(resp_parser *p, size_t max, size_t *end)
 {
+	*end = p->pos; /* set on every path: gcc -O3 cannot tell ballot_errorf never returns 0 */
 	size_t limit = p->len - p->pos > max + 2 ? p->pos + max + 2 : p->len;
 	for (size_t i = p->pos; i < limit; i++) {
 		unsigned char c = p->data[i];
@@ -171,6 +172,7 @@ static bool parse_i64(const unsigned char *text, size_t n, int64_t *value)
 /* Reads the header line after a type byte as an integer into *value. */
 static int parse_number_line(resp_parser *p, int64_t *value)
 {
+	*value = 0; /* set on every path, as find_line's *end */
 	size_t end;
 	int rc = find_line(p, RESP_NUMBER_CHARS_MAX, &end);
 	if (rc != 0)
