@@ -161,6 +161,14 @@ int ballot_storage_install_snapshot(ballot_storage *s, uint64_t index, uint64_t 
  * snapshot (entries not in a snapshot are never dropped). */
 int ballot_storage_compact(ballot_storage *s, uint64_t index, ballot_errmsg *em);
 
+/* The same without the file system work, for a runtime that would rather not wait on it
+ * (unlinking a large file can take long: a journal commit, discards): the segments leave the
+ * storage at once, and *paths (freed with ballot_fs_names_free) names their files, for
+ * ballot_storage_remove_files on any thread, later. Files left behind by a crash before
+ * then hold only entries the snapshot has: recovery removes them. */
+int ballot_storage_compact_detach(ballot_storage *s, uint64_t index, ballot_fs_names *paths, ballot_errmsg *em);
+int ballot_storage_remove_files(ballot_fs *fs, const ballot_fs_names *paths, ballot_errmsg *em);
+
 typedef struct ballot_storage_status {
 	uint64_t first_index;  /* first entry held in the log (may be at or below snap_index); 0: none */
 	uint64_t last_index;   /* last entry, or snap_index when the log is empty */

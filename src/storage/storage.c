@@ -740,8 +740,9 @@ int ballot_storage_truncate(ballot_storage *s, uint64_t from, ballot_errmsg *em)
 	return 0;
 }
 
-int ballot_storage_compact(ballot_storage *s, uint64_t index, ballot_errmsg *em)
+int ballot_storage_compact_detach(ballot_storage *s, uint64_t index, ballot_fs_names *paths, ballot_errmsg *em)
 {
+	memset(paths, 0, sizeof *paths);
 	int rc = check_writable(s, em);
 	if (rc != 0)
 		return rc;
@@ -749,9 +750,12 @@ int ballot_storage_compact(ballot_storage *s, uint64_t index, ballot_errmsg *em)
 		return ballot_errorf(em, BALLOT_EINVAL, "compact to %llu: past the snapshot (%llu); only entries a "
 				     "snapshot holds are dropped", (unsigned long long)index,
 				     (unsigned long long)s->snap_index);
-	size_t drop = 0;
+	size_t drop = 0, cap = 0;
 	while (drop + 1 < s->seg_count && s->segs[drop + 1].first_index <= index + 1) {
-		rc = remove_segment(s, s->segs[drop].first_index, false, em);
+		char path[BALLOT_STORAGE_PATH_MAX];
+		rc = seg_path(s, s->segs[drop].first_index, SEG_SUFFIX, path, em);
+		if (rc == 0 && storage_names_push(paths, &cap, path) != 0)
+			rc = ballot_errorf(em, BALLOT_ENOMEM, "compact: out of memory");
 		if (rc != 0)
 			break;
 		segment_free(&s->segs[drop]);
@@ -761,8 +765,28 @@ int ballot_storage_compact(ballot_storage *s, uint64_t index, ballot_errmsg *em)
 		memmove(s->segs, s->segs + drop, (s->seg_count - drop) * sizeof *s->segs);
 		s->seg_count -= drop;
 	}
-	if (rc == 0 && drop > 0)
+	/* Out of memory for a name: the segments detached so far are named; the rest stay. */
+	return rc == BALLOT_ENOMEM && drop > 0 ? 0 : rc;
+}
+
+int ballot_storage_remove_files(ballot_fs *fs, const ballot_fs_names *paths, ballot_errmsg *em)
+{
+	int rc = 0;
+	for (size_t i = 0; i < paths->count && rc == 0; i++)
+		rc = ballot_fs_unlink(fs, paths->names[i], em);
+	return rc;
+}
+
+int ballot_storage_compact(ballot_storage *s, uint64_t index, ballot_errmsg *em)
+{
+	ballot_fs_names paths;
+	int rc = ballot_storage_compact_detach(s, index, &paths, em);
+	if (rc != 0)
+		return rc;
+	rc = ballot_storage_remove_files(s->fs, &paths, em);
+	if (rc == 0 && paths.count > 0)
 		rc = ballot_fs_sync_dir(s->fs, s->dir, em);
+	ballot_fs_names_free(&paths);
 	return rc != 0 ? fail(s, rc, em) : 0;
 }
 

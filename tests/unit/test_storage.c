@@ -516,6 +516,59 @@ static void storage_compaction_keeps_segment_after_snapshot(void **state)
 	harness_free(&h);
 }
 
+/* Compaction without the file system work: the segments leave the storage at once, their
+ * files go later (or never, if a crash comes first: recovery removes them). */
+static void storage_compact_detach_leaves_files_for_later(void **state)
+{
+	(void)state;
+	harness h;
+	harness_init(&h, 34, BALLOT_WAL_SEGMENT_BYTES_MIN);
+	harness_open_ok(&h);
+	append_range(&h, 1, 200, 1, 0, len_100); /* segments start at 1, 27, 53, 79, 105, ... */
+	CHECK_OK(&h, ballot_storage_sync(h.s, &h.em));
+	ballot_config c = config_of(3);
+	ballot_rbuf *data = ballot_rbuf_new("state machine", 13);
+	CHECK_OK(&h, ballot_storage_save_snapshot(h.s, 120, 1, &c, data, &h.em));
+	ballot_fs_names paths;
+	assert_int_equal(ballot_storage_compact_detach(h.s, 121, &paths, &h.em), BALLOT_EINVAL);
+	assert_int_equal(paths.count, 0);
+	CHECK_OK(&h, ballot_storage_compact_detach(h.s, 110, &paths, &h.em));
+	assert_int_equal(paths.count, 4);
+	assert_string_equal(paths.names[0], "/data/00000000000000000001.wal");
+	assert_string_equal(paths.names[3], "/data/00000000000000000079.wal");
+	ballot_storage_status st;
+	ballot_storage_status_get(h.s, &st);
+	assert_int_equal(st.first_index, 105);
+	assert_true(has_name(&h, "00000000000000000079.wal")); /* not yet removed */
+	/* The log goes on meanwhile. */
+	append_range(&h, 201, 210, 1, 0, len_100);
+	CHECK_OK(&h, ballot_storage_sync(h.s, &h.em));
+	harness_crash(&h, BALLOT_FS_SIM_CRASH_POWER);
+	harness_open_ok(&h);
+	assert_false(has_name(&h, "00000000000000000001.wal")); /* recovery removed them */
+	assert_false(has_name(&h, "00000000000000000079.wal"));
+	assert_int_equal(h.rec.state.snap_index, 120);
+	expect_entries(&h, 121, 210, term_1, 0, len_100);
+	/* Without a crash: removed by whoever is handed the names. */
+	assert_int_equal(ballot_storage_remove_files(h.fs, &paths, &h.em), BALLOT_EIO); /* gone already */
+	ballot_fs_names_free(&paths);
+	CHECK_OK(&h, ballot_storage_save_snapshot(h.s, 200, 1, &c, data, &h.em));
+	CHECK_OK(&h, ballot_storage_compact_detach(h.s, 190, &paths, &h.em));
+	assert_true(paths.count > 0);
+	for (size_t i = 0; i < paths.count; i++) {
+		const char *name = strrchr(paths.names[i], '/') + 1;
+		assert_true(has_name(&h, name));
+	}
+	CHECK_OK(&h, ballot_storage_remove_files(h.fs, &paths, &h.em));
+	for (size_t i = 0; i < paths.count; i++)
+		assert_false(has_name(&h, strrchr(paths.names[i], '/') + 1));
+	ballot_fs_names_free(&paths);
+	harness_open_ok(&h);
+	expect_entries(&h, 201, 210, term_1, 0, len_100);
+	ballot_rbuf_unref(data);
+	harness_free(&h);
+}
+
 static void storage_install_snapshot_replaces_log(void **state)
 {
 	(void)state;
@@ -1597,6 +1650,7 @@ int main(void)
 		cmocka_unit_test(storage_truncate_into_sealed_segment),
 		cmocka_unit_test(storage_compaction_keeps_segment_after_snapshot),
 		cmocka_unit_test(storage_install_snapshot_replaces_log),
+		cmocka_unit_test(storage_compact_detach_leaves_files_for_later),
 		cmocka_unit_test(storage_snapshot_written_beside_is_adopted),
 		cmocka_unit_test(storage_snapshot_written_beside_survives_a_crash),
 		cmocka_unit_test(storage_snapshot_written_beside_overtaken_by_install),
