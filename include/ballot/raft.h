@@ -175,6 +175,7 @@ typedef struct ballot_raft_options {
 	size_t uncommitted_bytes_max; /* proposals refused past this (backpressure) */
 	size_t snapshot_chunk_bytes;
 	uint64_t compact_keep_entries; /* entries kept behind a snapshot for slow followers */
+	uint64_t compact_step_entries; /* dropped per tick or ready after a compaction (0: all at once) */
 	uint64_t canaries;         /* test builds only (BALLOT_CANARIES): bugs to switch on */
 } ballot_raft_options;
 
@@ -276,8 +277,10 @@ void ballot_raft_advance(ballot_raft *r, ballot_raft_ready *rd);
 
 /* The driver took a snapshot of the state machine as of applied index `index` (which it
  * has applied) and made it durable; the core keeps data (a reference) to send to lagging
- * followers and drops log entries up to index - compact_keep_entries (status.first_index
- * tells where the log now starts; the driver may drop stored entries before it). Returns
+ * followers and drops log entries up to index - compact_keep_entries: all at once, or with
+ * compact_step_entries, that many now and as many at each tick and advance after, so a
+ * large log is freed a little at a time (status.first_index tells where the log starts
+ * now; the driver may drop stored entries before it). Returns
  * BALLOT_EINVAL if index is not applied, not newer than the last snapshot, or not in the
  * log. On restart, the driver passes the snapshot and the entries after it. */
 int ballot_raft_compact(ballot_raft *r, uint64_t index, ballot_rbuf *data);

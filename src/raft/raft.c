@@ -103,6 +103,7 @@ struct ballot_raft {
 	ballot_config config;      /* in effect: the latest in the log */
 	ballot_config snap_config; /* as of the log's start (log.snap_index) */
 	raft_snapshot *snapshot;   /* our latest snapshot, to send to lagging followers */
+	uint64_t trim_to;          /* the log is dropped up to here, compact_step_entries at a time */
 
 	progress peers[BALLOT_RAFT_MEMBERS_MAX];
 	unsigned peer_count;
@@ -504,9 +505,26 @@ static int tally(ballot_raft *r, uint64_t from, bool granted)
 	return 0;
 }
 
+static ballot_config config_at(const ballot_raft *r, uint64_t index);
+
+/* Whether this node may stand for election: a voter of its latest configuration may, and so
+ * may a voter whose removal is in its log but not yet committed. It may hold the longest
+ * log, which the others need a vote from; it counts votes under the configuration without
+ * itself, and as leader commits its removal and steps down (thesis §4.2.2). Were it to wait,
+ * the others could wait on its vote forever. */
+static bool may_campaign(const ballot_raft *r)
+{
+	if (self_is_voter(r))
+		return true;
+	if (r->commit >= raft_log_last(&r->log))
+		return false;
+	ballot_config committed = config_at(r, r->commit);
+	return is_voter(&committed, r->id);
+}
+
 static void campaign(ballot_raft *r, bool transfer)
 {
-	if (!self_is_voter(r))
+	if (!may_campaign(r))
 		return;
 	bool pre = r->opts.pre_vote && !transfer;
 	if (pre)
@@ -584,6 +602,7 @@ static void handle_vote_response(ballot_raft *r, const ballot_msg *m)
 /* ---- replication: the leader's side ------------------------------------------------- */
 
 static void send_snapshot_chunk(ballot_raft *r, progress *pr);
+static void trim_step(ballot_raft *r);
 
 /* Builds an append of entries from pr->next on (up to the batch limits). */
 static ballot_msg *build_append(ballot_raft *r, progress *pr, bool with_entries)
@@ -1403,6 +1422,7 @@ static void tick_leader(ballot_raft *r)
 void ballot_raft_tick(ballot_raft *r)
 {
 	r->ticks++;
+	trim_step(r);
 	if (r->role == BALLOT_ROLE_LEADER) {
 		tick_leader(r);
 		return;
@@ -1416,7 +1436,7 @@ void ballot_raft_tick(ballot_raft *r)
 
 void ballot_raft_leader_lost(ballot_raft *r, uint64_t leader)
 {
-	if (r->role != BALLOT_ROLE_FOLLOWER || leader == 0 || r->leader != leader || !self_is_voter(r))
+	if (r->role != BALLOT_ROLE_FOLLOWER || leader == 0 || r->leader != leader || !may_campaign(r))
 		return;
 	/* Its lease is over here, and an election is due after one to five heartbeat
 	 * intervals, staggered at random so the followers that saw the same close seldom
@@ -1684,6 +1704,7 @@ void ballot_raft_advance(ballot_raft *r, ballot_raft_ready *rd)
 	ballot_rbuf_unref(rd->snap_data);
 	free_entries(rd->entries, rd->entry_count);
 	free_entries(rd->committed, rd->committed_count);
+	trim_step(r);
 	for (size_t i = 0; i < rd->message_count; i++)
 		ballot_msg_free(rd->messages[i]);
 	for (size_t i = 0; i < rd->message_after_persist_count; i++)
@@ -1724,6 +1745,22 @@ int ballot_raft_config_at(const ballot_raft *r, uint64_t index, ballot_config *o
 	return 0;
 }
 
+/* Drops log entries up to trim_to, at most compact_step_entries of them (0: all): dropping
+ * a hundred thousand entries at once frees as many buffers, tens of milliseconds. */
+static void trim_step(ballot_raft *r)
+{
+	if (r->trim_to <= r->log.snap_index)
+		return;
+	uint64_t cut = r->trim_to;
+	uint64_t step = r->opts.compact_step_entries;
+	if (step != 0 && cut - r->log.snap_index > step)
+		cut = r->log.snap_index + step;
+	if (cut > raft_log_last(&r->log))
+		return;
+	r->snap_config = config_at(r, cut);
+	raft_log_compact(&r->log, cut);
+}
+
 int ballot_raft_compact(ballot_raft *r, uint64_t index, ballot_rbuf *data)
 {
 	uint64_t latest = r->snapshot != NULL ? r->snapshot->index : r->log.snap_index;
@@ -1738,13 +1775,9 @@ int ballot_raft_compact(ballot_raft *r, uint64_t index, ballot_rbuf *data)
 	r->snapshot = snap;
 	/* Keep a tail of entries behind the snapshot, so a follower slightly behind catches up
 	 * from the log instead of needing the whole snapshot (etcd keeps 5000). */
-	if (index > r->opts.compact_keep_entries) {
-		uint64_t cut = index - r->opts.compact_keep_entries;
-		if (cut > r->log.snap_index) {
-			r->snap_config = config_at(r, cut);
-			raft_log_compact(&r->log, cut);
-		}
-	}
+	if (index > r->opts.compact_keep_entries && index - r->opts.compact_keep_entries > r->trim_to)
+		r->trim_to = index - r->opts.compact_keep_entries;
+	trim_step(r);
 	return 0;
 }
 
@@ -1764,6 +1797,7 @@ void ballot_raft_options_default(ballot_raft_options *opts, uint64_t id)
 	opts->uncommitted_bytes_max = BALLOT_RAFT_UNCOMMITTED_BYTES_DEFAULT;
 	opts->snapshot_chunk_bytes = BALLOT_RAFT_SNAPSHOT_CHUNK_DEFAULT;
 	opts->compact_keep_entries = 1000;
+	opts->compact_step_entries = 0;
 }
 
 static int check_options(const ballot_raft_options *o, ballot_errmsg *em)

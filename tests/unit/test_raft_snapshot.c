@@ -59,6 +59,46 @@ static void compact_drops_entries_and_keeps_terms(void **state)
 	rh_free(&c);
 }
 
+/* With compact_step_entries, a compaction drops that many entries at once and as many more
+ * at each tick or advance, until the log starts after the snapshot; the snapshot itself
+ * takes effect at once, and a follower behind the log's start still gets it. */
+static void compaction_in_steps_frees_the_log_gradually(void **state)
+{
+	(void)state;
+	ballot_raft_options o;
+	ballot_raft_options_default(&o, 1);
+	o.compact_step_entries = 3;
+	static rh_cluster c;
+	rh_init_opts(&c, 3, &o, 1);
+	rh_elect(&c, 1);
+	rh_run(&c, 1);
+	rh_isolate(&c, 3);
+	propose_all(&c, 1, ten, 10);
+	assert_int_equal(rh_commit(&c, 1), 11);
+	assert_int_equal(rh_compact(&c, 1, 10), 0);
+	ballot_raft_status s = rh_status(&c, 1);
+	assert_int_equal(s.snap_index, 10);
+	assert_int_equal(s.first_index, 4); /* 3 entries dropped, 7 to go */
+	assert_non_null(ballot_raft_entry(rh_raft(&c, 1), 4));
+	assert_int_equal(ballot_raft_term_at(rh_raft(&c, 1), 3), 1); /* the log's start keeps its term */
+	/* A tick drops 3 more, and so does the advance of the ready it brings (heartbeats). */
+	rh_tick(&c, 1);
+	assert_int_equal(rh_status(&c, 1).first_index, 10);
+	rh_tick(&c, 1);
+	assert_int_equal(rh_status(&c, 1).first_index, 11); /* up to the snapshot: done */
+	rh_tick(&c, 1);
+	assert_int_equal(rh_status(&c, 1).first_index, 11);
+	assert_int_equal(rh_status(&c, 1).last_index, 11);
+	/* The isolated follower is behind the log's start: it gets the snapshot. */
+	rh_heal(&c);
+	rh_run(&c, 3);
+	assert_int_equal(rh_status(&c, 3).snap_index, 10);
+	assert_int_equal(rh_propose(&c, 1, "after", NULL), 0);
+	rh_run(&c, 2);
+	assert_string_equal(rh_sm(&c, 3), TEN_SM ",after");
+	rh_free(&c);
+}
+
 /* Raft §7: "the leader uses a new RPC called InstallSnapshot to send snapshots to followers
  * that are too far behind", here in chunks of snapshot_chunk_bytes, in order. */
 static void lagging_follower_receives_snapshot_in_chunks(void **state)
@@ -265,6 +305,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(compact_drops_entries_and_keeps_terms),
+		cmocka_unit_test(compaction_in_steps_frees_the_log_gradually),
 		cmocka_unit_test(lagging_follower_receives_snapshot_in_chunks),
 		cmocka_unit_test(snapshot_install_resets_follower_log_and_commit),
 		cmocka_unit_test(restart_from_snapshot_and_entries_recovers_state),
