@@ -372,14 +372,40 @@ static void adopt_snapshot(sim_world *w, sim_node *n)
 	if (rc != 0) {
 		disk_fail(w, n, "adopt a snapshot", rc, &em);
 	} else if (adopted && ballot_raft_compact(n->raft, n->side.index, n->side.data) == 0) {
-		ballot_raft_status st;
-		ballot_raft_status_get(n->raft, &st);
-		n->snap_index = st.snap_index;
-		if (st.first_index > 1 && (rc = ballot_storage_compact(n->storage, st.first_index - 1, &em)) != 0)
-			disk_fail(w, n, "compact the log", rc, &em);
+		n->snap_index = n->side.index;
 	}
 	w->res->snapshots_overtaken += rc == 0 && !adopted;
 	side_snapshot_drop(n);
+}
+
+/* The stored log follows the core's, which may drop its entries a few at a time. The files
+ * of dropped segments are removed up to 20 readies later, as ballotd removes them on a pool
+ * thread: a crash in between leaves them to recovery. */
+static void compact_storage(sim_world *w, sim_node *n)
+{
+	ballot_errmsg em;
+	int rc;
+	if (n->doomed.count > 0) {
+		if (n->doomed_readies_left-- > 0)
+			return;
+		rc = ballot_storage_remove_files(ballot_fs_sim_fs(n->fs), &n->doomed, &em);
+		ballot_fs_names_free(&n->doomed);
+		if (rc != 0) {
+			disk_fail(w, n, "remove compacted segments", rc, &em);
+			return;
+		}
+	}
+	ballot_raft_status st;
+	ballot_storage_status ss;
+	ballot_raft_status_get(n->raft, &st);
+	ballot_storage_status_get(n->storage, &ss);
+	/* Not past the stored snapshot: an installed one may not be persisted yet. */
+	if (st.first_index <= 1 || ss.first_index == 0 || ss.first_index >= st.first_index ||
+	    st.first_index - 1 > ss.snap_index || !ss.has_snapshot)
+		return;
+	if ((rc = ballot_storage_compact_detach(n->storage, st.first_index - 1, &n->doomed, &em)) != 0)
+		disk_fail(w, n, "compact the log", rc, &em);
+	n->doomed_readies_left = (unsigned)ballot_rng_below(&w->rng, 20);
 }
 
 /* Every snapshot_every applied entries, a snapshot: its file is written beside the storage
@@ -460,6 +486,8 @@ static void finish_ready(sim_world *w, sim_node *n)
 	ballot_raft_advance(n->raft, rd);
 	n->persisting = false;
 	maybe_snapshot(w, n);
+	if (n->alive)
+		compact_storage(w, n);
 }
 
 /* While a ready is syncing, what may leave at once still leaves (a leader's appends of
@@ -565,6 +593,8 @@ static ballot_raft_options node_options(sim_world *w, uint64_t id)
 	o.inflight_max = 8;
 	o.batch_bytes = 4096;
 	o.compact_keep_entries = 20 + ballot_rng_below(&w->rng, 40);
+	/* Half the nodes drop their compacted log a few entries at a time, as ballotd does. */
+	o.compact_step_entries = ballot_rng_below(&w->rng, 2) ? 0 : 1 + ballot_rng_below(&w->rng, 30);
 	return o;
 }
 
@@ -663,6 +693,7 @@ static void node_crash(sim_node *n, unsigned how)
 	n->persisting = false;
 	sim_node_drop_pending(n);
 	side_snapshot_drop(n);
+	ballot_fs_names_free(&n->doomed); /* not removed: recovery's to find */
 	ballot_fs_sim_crash(n->fs, how);
 	ballot_storage_close(n->storage);
 	n->storage = NULL;

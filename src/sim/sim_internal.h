@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <xxhash.h>
 
+#include "ballot/fs.h"
 #include "ballot/raft.h"
 #include "ballot/rng.h"
 #include "ballot/sim.h"
@@ -100,6 +101,8 @@ typedef struct sim_node {
 	/* a snapshot written beside the storage and adopted some readies later, as ballotd's
 	 * writer (a child process) does while the log goes on */
 	sim_side_snapshot side;
+	ballot_fs_names doomed; /* files of compacted segments, removed some readies later */
+	unsigned doomed_readies_left;
 	/* requests waiting here */
 	sim_pending *pending;
 	size_t pending_count, pending_cap;
