@@ -150,6 +150,15 @@ struct node {
 		bool last_ok, last_forked;
 	} snap;
 
+	/* files of compacted log segments, removed on the thread pool */
+	struct {
+		bool running;
+		ballot_fs_names paths;
+		uv_work_t req;
+		int rc;
+		ballot_errmsg em;
+	} removal;
+
 	/* persisting a ready on the thread pool */
 	bool persisting;
 	ballot_raft_ready rd;
@@ -209,6 +218,7 @@ void node_info_replication(node *n, ballot_buf *out);
 void node_snapshot_maybe(node *n);  /* starts one if due and none is under way */
 void node_snapshot_adopt(node *n);  /* adopts a written one, if no persist is in flight */
 void node_snapshot_stop(node *n);   /* at shutdown: stops a child writer */
+void node_compact_store(node *n);   /* drops stored segments the core's log no longer holds */
 void node_info_persistence(node *n, ballot_buf *out);
 
 /* Whether a command word is `name`, ignoring case, as Redis compares them. */

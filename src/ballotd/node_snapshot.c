@@ -277,13 +277,48 @@ void node_snapshot_adopt(node *n)
 		ballot_rbuf_unref(data);
 		return;
 	}
-	if (ballot_raft_compact(n->raft, n->snap.index, data) == 0) {
-		ballot_raft_status st;
-		ballot_raft_status_get(n->raft, &st);
-		if (node_store_compact(n->store, st.first_index, &em) != 0)
-			node_fatal(n, BALLOT_EIO, "could not compact the log: %s", em.text);
-	}
+	ballot_raft_compact(n->raft, n->snap.index, data);
 	ballot_rbuf_unref(data);
+	node_compact_store(n);
+}
+
+/* ---- the stored log follows the core's ------------------------------------------------ */
+
+static void remove_work(uv_work_t *req)
+{
+	node *n = req->data;
+	n->removal.rc = node_store_remove_files(&n->removal.paths, &n->removal.em);
+}
+
+static void remove_done(uv_work_t *req, int status)
+{
+	node *n = req->data;
+	n->removal.running = false;
+	ballot_fs_names_free(&n->removal.paths);
+	/* A file left behind holds only entries the snapshot has: the next start removes it. */
+	if (status != 0 || n->removal.rc != 0)
+		fprintf(stderr, "ballotd: could not remove a compacted log segment: %s\n",
+			status != 0 ? uv_strerror(status) : n->removal.em.text);
+}
+
+void node_compact_store(node *n)
+{
+	if (n->persisting || n->removal.running || n->fatal != 0)
+		return;
+	ballot_raft_status st;
+	ballot_raft_status_get(n->raft, &st);
+	ballot_errmsg em;
+	if (node_store_compact(n->store, st.first_index, &n->removal.paths, &em) != 0) {
+		node_fatal(n, BALLOT_EIO, "could not compact the log: %s", em.text);
+		return;
+	}
+	if (n->removal.paths.count == 0)
+		return;
+	/* Unlinking a segment of 64 MiB takes a journal commit and the disk's discards: on the
+	 * loop it stalled every client for 100-300 ms. */
+	n->removal.running = true;
+	n->removal.req.data = n;
+	uv_queue_work(n->loop, &n->removal.req, remove_work, remove_done);
 }
 
 void node_snapshot_stop(node *n)

@@ -133,9 +133,21 @@ int node_store_adopt_snapshot(node_store *s, uint64_t index, uint64_t term, cons
 	return ballot_storage_adopt_snapshot(s->storage, index, term, config, data_bytes, adopted, em);
 }
 
-int node_store_compact(node_store *s, uint64_t log_start, ballot_errmsg *em)
+int node_store_compact(node_store *s, uint64_t log_start, ballot_fs_names *paths, ballot_errmsg *em)
 {
-	return log_start > 1 ? ballot_storage_compact(s->storage, log_start - 1, em) : 0;
+	ballot_storage_status st;
+	ballot_storage_status_get(s->storage, &st);
+	memset(paths, 0, sizeof *paths);
+	/* Only what the stored snapshot holds (an installed one may not be persisted yet). */
+	if (log_start <= 1 || st.first_index == 0 || st.first_index >= log_start || !st.has_snapshot ||
+	    log_start - 1 > st.snap_index)
+		return 0;
+	return ballot_storage_compact_detach(s->storage, log_start - 1, paths, em);
+}
+
+int node_store_remove_files(const ballot_fs_names *paths, ballot_errmsg *em)
+{
+	return ballot_storage_remove_files(ballot_fs_posix(), paths, em);
 }
 
 void node_store_close(node_store *s)

@@ -10,6 +10,7 @@
 #ifndef BALLOT_NODE_STORE_H
 #define BALLOT_NODE_STORE_H
 
+#include "ballot/fs.h"
 #include "ballot/raft.h"
 #include "common/buf.h"
 
@@ -29,8 +30,10 @@ int node_store_write_snapshot_file(const node_store *s, uint64_t index, uint64_t
 				   const ballot_rbuf *data, ballot_errmsg *em);
 int node_store_adopt_snapshot(node_store *s, uint64_t index, uint64_t term, const ballot_config *config,
 			      uint64_t data_bytes, bool *adopted, ballot_errmsg *em);
-/* Drops stored entries before log_start (whole segments; they are in a saved snapshot). */
-int node_store_compact(node_store *s, uint64_t log_start, ballot_errmsg *em);
+/* Drops stored entries before log_start (whole segments the saved snapshot holds) from the
+ * store at once; *paths names their files, for node_store_remove_files on any thread. */
+int node_store_compact(node_store *s, uint64_t log_start, ballot_fs_names *paths, ballot_errmsg *em);
+int node_store_remove_files(const ballot_fs_names *paths, ballot_errmsg *em);
 /* The saved snapshot's state-machine bytes, mapped from its file (read-only, paged in on
  * use) rather than copied into memory; NULL if there is none or it cannot be mapped. */
 ballot_rbuf *node_store_map_snapshot(node_store *s);
