@@ -134,7 +134,7 @@ struct node {
 		bool written;        /* its file is durable: adopt it once no persist is in flight */
 		uint64_t index, term, data_bytes;
 		ballot_config config;
-		uint64_t started_ms;
+		uint64_t started_ms, retry_at_ms;
 		/* a child process: serializes its copy-on-write view of the state and writes */
 		int pid;
 		uv_pipe_t report_pipe;

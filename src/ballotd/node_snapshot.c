@@ -25,6 +25,9 @@
 
 #include "ballotd/node_internal.h"
 
+/* After a snapshot that failed, the next is tried this much later. */
+#define SNAPSHOT_RETRY_MS 5000
+
 /* The child's report on its pipe: i32 rc, u64 data bytes, the error's text. */
 #define REPORT_BYTES (sizeof(int32_t) + sizeof(uint64_t) + BALLOT_ERRMSG_MAX)
 
@@ -118,9 +121,11 @@ static void finished(node *n, int rc, const char *why)
 		return;
 	}
 	/* The state in memory and the log on disk are whole: a snapshot that failed to be
-	 * written loses nothing, and the next one is tried when due again. A disk that refuses
-	 * writes will refuse the log's too, which stops the node. */
+	 * written loses nothing, and another is tried after a pause (as Redis retries a failed
+	 * BGSAVE after 5 s), not at every turn. A disk that refuses writes will refuse the
+	 * log's too, which stops the node. */
 	n->snap.failures++;
+	n->snap.retry_at_ms = node_now_ms() + SNAPSHOT_RETRY_MS;
 	fprintf(stderr, "ballotd: the snapshot at index %llu was not written: %s\n", (unsigned long long)n->snap.index,
 		why);
 }
@@ -233,6 +238,8 @@ void node_snapshot_maybe(node *n)
 {
 	if (n->snap.running || n->snap.written || n->fatal != 0 || !snapshot_due(n) || n->applied <= n->last_snapshot)
 		return;
+	if (!n->snapshot_requested && node_now_ms() < n->snap.retry_at_ms)
+		return;
 	n->snapshot_requested = false;
 	uint64_t index = n->applied;
 	if (ballot_raft_config_at(n->raft, index, &n->snap.config) != 0)
@@ -245,6 +252,7 @@ void node_snapshot_maybe(node *n)
 	n->snap.last_forked = n->cfg.snapshot_fork && start_child(n);
 	if (!n->snap.last_forked && !start_thread(n)) {
 		n->snap.running = false;
+		n->snap.retry_at_ms = n->snap.started_ms + SNAPSHOT_RETRY_MS; /* out of memory */
 		return;
 	}
 	n->applied_bytes = 0;
