@@ -714,6 +714,8 @@ static int open_state(node *n, ballot_errmsg *em)
 	 * loop for 20-70 ms. */
 	o.compact_step_entries = 4096;
 	uint64_t seed = node_now_ms() ^ ((uint64_t)n->cfg.id << 32) ^ (uint64_t)uv_os_getpid();
+	ballot_rng_seed(&n->snap.rng, seed ^ 0x5eed);
+	n->snap.jitter = ballot_rng_below(&n->snap.rng, 1000);
 	return ballot_raft_new(&n->raft, &o, &st, seed, em);
 }
 

@@ -13,6 +13,7 @@
 #include "ballot/kv.h"
 #include "ballot/raft.h"
 #include "ballot/resp_parse.h"
+#include "ballot/rng.h"
 #include "common/buf.h"
 #include "ballotd/node.h"
 #include "ballotd/node_store.h"
@@ -135,6 +136,8 @@ struct node {
 		uint64_t index, term, data_bytes;
 		ballot_config config;
 		uint64_t started_ms, retry_at_ms;
+		ballot_rng rng;
+		uint64_t jitter;     /* 0..999: the next waits jitter/4000 of the threshold longer */
 		/* a child process: serializes its copy-on-write view of the state and writes */
 		int pid;
 		uv_pipe_t report_pipe;

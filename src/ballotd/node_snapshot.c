@@ -35,12 +35,15 @@ static bool snapshot_due(const node *n)
 {
 	if (n->snapshot_requested)
 		return true;
-	if (n->cfg.snapshot_entries != 0 && n->applied >= n->last_snapshot + n->cfg.snapshot_entries)
+	/* Each node waits a little longer than the threshold, by its own random amount, so the
+	 * nodes of a cluster (which apply the same entries) do not all snapshot at once. */
+	uint64_t entries = n->cfg.snapshot_entries + n->cfg.snapshot_entries / 4 * n->snap.jitter / 1000;
+	if (n->cfg.snapshot_entries != 0 && n->applied >= n->last_snapshot + entries)
 		return true;
 	/* The log since the last snapshot is held in memory: bound it, but let it grow to half
 	 * the state's size, or a large state would be rewritten every few megabytes. */
-	return n->cfg.snapshot_bytes != 0 && n->applied_bytes >= n->cfg.snapshot_bytes &&
-	       n->applied_bytes >= n->last_snapshot_bytes / 2;
+	uint64_t bytes = n->cfg.snapshot_bytes + n->cfg.snapshot_bytes / 4 * n->snap.jitter / 1000;
+	return n->cfg.snapshot_bytes != 0 && n->applied_bytes >= bytes && n->applied_bytes >= n->last_snapshot_bytes / 2;
 }
 
 /* Serializes the state into a buffer handed over whole (no copy of what may be gigabytes). */
@@ -249,6 +252,7 @@ void node_snapshot_maybe(node *n)
 	n->snap.data_bytes = 0;
 	n->snap.started_ms = node_now_ms();
 	n->snap.running = true;
+	n->snap.jitter = ballot_rng_below(&n->snap.rng, 1000);
 	n->snap.last_forked = n->cfg.snapshot_fork && start_child(n);
 	if (!n->snap.last_forked && !start_thread(n)) {
 		n->snap.running = false;
