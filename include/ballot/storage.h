@@ -169,6 +169,16 @@ int ballot_storage_compact(ballot_storage *s, uint64_t index, ballot_errmsg *em)
 int ballot_storage_compact_detach(ballot_storage *s, uint64_t index, ballot_fs_names *paths, ballot_errmsg *em);
 int ballot_storage_remove_files(ballot_fs *fs, const ballot_fs_names *paths, ballot_errmsg *em);
 
+/* Spare segments. A new segment's blocks are reserved (posix_fallocate), and the file
+ * system converts them at the first write into each: a journal commit inside the log's
+ * fdatasync. A spare is a segment-sized file of zeros written beforehand, off the write path
+ * (any thread, beside the storage): when the log rolls over to a new segment of that size it
+ * takes the spare instead, and its syncs only write data. ballot_storage_prepare_spare makes
+ * DIR/spare.wal of `bytes` zeros unless there is one (written as spare.wal.tmp, synced,
+ * renamed); a spare of another size is removed when a segment is made. Recovery keeps a
+ * spare and removes a half-written one. status.spares_taken counts those taken. */
+int ballot_storage_prepare_spare(ballot_fs *fs, const char *dir, uint64_t bytes, ballot_errmsg *em);
+
 typedef struct ballot_storage_status {
 	uint64_t first_index;  /* first entry held in the log (may be at or below snap_index); 0: none */
 	uint64_t last_index;   /* last entry, or snap_index when the log is empty */
@@ -178,6 +188,7 @@ typedef struct ballot_storage_status {
 	bool has_snapshot;
 	ballot_hard_state hard_state;
 	unsigned segment_count;
+	uint64_t spares_taken; /* spare segments taken since open */
 	bool failed; /* an earlier I/O error: restart the node */
 } ballot_storage_status;
 

@@ -488,6 +488,14 @@ static void finish_ready(sim_world *w, sim_node *n)
 	maybe_snapshot(w, n);
 	if (n->alive)
 		compact_storage(w, n);
+	/* Now and then a spare segment of zeros is prepared beside the storage, as ballotd's
+	 * pool thread does, for the next roll to take. */
+	if (n->alive && ballot_rng_below(&w->rng, 8) == 0) {
+		ballot_errmsg em;
+		int rc = ballot_storage_prepare_spare(ballot_fs_sim_fs(n->fs), "/data", SIM_SEGMENT_BYTES, &em);
+		if (rc != 0)
+			disk_fail(w, n, "prepare a spare segment", rc, &em);
+	}
 }
 
 /* While a ready is syncing, what may leave at once still leaves (a leader's appends of
@@ -630,7 +638,7 @@ static void node_boot(sim_world *w, sim_node *n)
 	BALLOT_ASSERT(!n->broken);
 	ballot_storage_options so;
 	ballot_storage_options_default(&so);
-	so.segment_bytes = 64 * 1024; /* small segments: rollover and compaction happen often */
+	so.segment_bytes = SIM_SEGMENT_BYTES; /* small segments: rollover and compaction happen often */
 	ballot_storage_recovery rec;
 	ballot_errmsg em;
 	int rc = ballot_storage_open(ballot_fs_sim_fs(n->fs), "/data", &so, &n->storage, &rec, &em);

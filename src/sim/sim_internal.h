@@ -16,6 +16,7 @@
 #define SIM_NODES_MAX BALLOT_RAFT_MEMBERS_MAX
 #define SIM_TICK_MS 10
 #define SIM_KEYS 3
+#define SIM_SEGMENT_BYTES (64 * 1024) /* small segments: rollover and compaction happen often */
 
 typedef enum sim_event_kind {
 	EV_TICK = 1,      /* a node's Raft tick */

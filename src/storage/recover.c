@@ -220,7 +220,7 @@ int storage_walk_run(storage_walk *w, ballot_errmsg *em)
 			rc = push_u64(&segs, &seg_count, &seg_cap, index);
 		else if (storage_name_parse(name, SNAP_SUFFIX, &index))
 			rc = push_u64(&snaps, &snap_count, &snap_cap, index);
-		else if (strcmp(name, LOCK_NAME) != 0 &&
+		else if (strcmp(name, LOCK_NAME) != 0 && strcmp(name, SPARE_NAME) != 0 &&
 			 !(len > strlen(TMP_SUFFIX) && strcmp(name + len - strlen(TMP_SUFFIX), TMP_SUFFIX) == 0))
 			storage_note(&w->notes, "ignoring %s: not a file ballot writes", name);
 	}

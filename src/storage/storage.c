@@ -32,6 +32,7 @@ struct ballot_storage {
 	unsigned char *wbuf;
 	size_t wlen, wcap;
 	uint64_t last_index, last_term, synced_index;
+	uint64_t spares_taken;
 	bool failed;
 	ballot_errmsg failure;
 };
@@ -464,6 +465,69 @@ static int flush(ballot_storage *s, ballot_errmsg *em)
 	return 0;
 }
 
+/* Renames the spare to tmp if it is there and seg_size bytes long (whole: it is renamed into
+ * place only once written and synced); one of another size is removed. Never fails: without a
+ * spare the segment is made the other way. */
+static bool take_spare(ballot_storage *s, uint64_t seg_size, const char *tmp)
+{
+	char path[BALLOT_STORAGE_PATH_MAX];
+	if (storage_path(path, s->dir, SPARE_NAME, NULL) != 0)
+		return false;
+	ballot_file *f = NULL;
+	uint64_t size = 0;
+	if (ballot_fs_open(s->fs, path, BALLOT_FS_RDWR, &f, NULL) != 0)
+		return false;
+	int rc = ballot_fs_size(s->fs, f, &size, NULL);
+	ballot_fs_close(s->fs, f);
+	if (rc != 0 || size != seg_size) {
+		ballot_fs_unlink(s->fs, path, NULL);
+		return false;
+	}
+	if (ballot_fs_rename(s->fs, path, tmp, NULL) != 0)
+		return false;
+	s->spares_taken++;
+	return true;
+}
+
+int ballot_storage_prepare_spare(ballot_fs *fs, const char *dir, uint64_t bytes, ballot_errmsg *em)
+{
+	char path[BALLOT_STORAGE_PATH_MAX], tmp[BALLOT_STORAGE_PATH_MAX];
+	int rc = storage_path(path, dir, SPARE_NAME, em);
+	if (rc == 0)
+		rc = storage_path(tmp, dir, SPARE_NAME TMP_SUFFIX, em);
+	if (rc != 0)
+		return rc;
+	ballot_file *f = NULL;
+	uint64_t size = 0;
+	if (ballot_fs_open(fs, path, BALLOT_FS_RDWR, &f, NULL) == 0) {
+		rc = ballot_fs_size(fs, f, &size, NULL);
+		ballot_fs_close(fs, f);
+		if (rc == 0 && size == bytes)
+			return 0; /* there is one */
+	}
+	size_t chunk = 1u << 20;
+	unsigned char *zeros = calloc(1, chunk);
+	if (zeros == NULL)
+		return ballot_errorf(em, BALLOT_ENOMEM, "preparing %s: out of memory", tmp);
+	rc = ballot_fs_open(fs, tmp, BALLOT_FS_RDWR | BALLOT_FS_CREATE, &f, em);
+	if (rc == 0)
+		rc = ballot_fs_truncate(fs, f, 0, em);
+	/* Written a slice at a time, each slice synced, so the log's own syncs never wait on
+	 * many dirty megabytes of it (see BALLOT_SNAPSHOT_SYNC_BYTES). */
+	for (uint64_t at = 0; rc == 0 && at < bytes;) {
+		size_t n = bytes - at < chunk ? (size_t)(bytes - at) : chunk;
+		rc = ballot_fs_pwrite(fs, f, zeros, n, at, em);
+		at += n;
+		if (rc == 0 && (at % BALLOT_SNAPSHOT_SYNC_BYTES == 0 || at == bytes))
+			rc = ballot_fs_datasync(fs, f, em);
+	}
+	ballot_fs_close(fs, f);
+	free(zeros);
+	if (rc == 0)
+		rc = ballot_fs_rename(fs, tmp, path, em);
+	return rc;
+}
+
 /* Seals the last segment and starts one for the record of `index` (`size` bytes). */
 static int roll(ballot_storage *s, uint64_t index, uint64_t size, ballot_errmsg *em)
 {
@@ -489,17 +553,20 @@ static int roll(ballot_storage *s, uint64_t index, uint64_t size, ballot_errmsg 
 	if (rc != 0)
 		return rc;
 	/* Made complete under a temporary name, so a segment under its final name always has a
-	 * valid header and its full size. */
+	 * valid header and its full size: from a spare of zeros if there is one of its size,
+	 * else with its blocks reserved. */
 	ballot_file *f = NULL;
 	unsigned char header[SEG_HEADER_BYTES];
 	seg_header_encode(header, index, seg_size);
-	rc = ballot_fs_open(s->fs, tmp, BALLOT_FS_RDWR | BALLOT_FS_CREATE, &f, em);
+	bool spare = take_spare(s, seg_size, tmp);
+	rc = ballot_fs_open(s->fs, tmp, BALLOT_FS_RDWR | (spare ? 0 : BALLOT_FS_CREATE), &f, em);
 	if (rc != 0)
 		return rc;
-	rc = ballot_fs_truncate(s->fs, f, 0, em);
+	if (!spare)
+		rc = ballot_fs_truncate(s->fs, f, 0, em);
 	if (rc == 0)
 		rc = ballot_fs_pwrite(s->fs, f, header, sizeof header, 0, em);
-	if (rc == 0)
+	if (rc == 0 && !spare)
 		rc = ballot_fs_preallocate(s->fs, f, seg_size, em);
 	if (rc == 0)
 		rc = ballot_fs_datasync(s->fs, f, em);
@@ -950,6 +1017,7 @@ void ballot_storage_status_get(const ballot_storage *s, ballot_storage_status *s
 	st->has_snapshot = s->has_snapshot;
 	st->hard_state = s->hs.hs;
 	st->segment_count = (unsigned)s->seg_count;
+	st->spares_taken = s->spares_taken;
 	st->failed = s->failed;
 }
 

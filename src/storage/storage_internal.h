@@ -40,6 +40,7 @@
 
 #define HS_NAME "hardstate"
 #define LOCK_NAME "LOCK"
+#define SPARE_NAME "spare.wal"
 #define SEG_SUFFIX ".wal"
 #define SNAP_SUFFIX ".snap"
 #define TMP_SUFFIX ".tmp"

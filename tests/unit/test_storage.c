@@ -569,6 +569,54 @@ static void storage_compact_detach_leaves_files_for_later(void **state)
 	harness_free(&h);
 }
 
+/* A spare of zeros, prepared beside the storage, becomes the next segment at a roll; one of
+ * another size is removed and the segment made as before; recovery keeps a spare silently
+ * and removes a half-written one. */
+static void storage_spare_segment_is_taken_at_a_roll(void **state)
+{
+	(void)state;
+	harness h;
+	harness_init(&h, 35, BALLOT_WAL_SEGMENT_BYTES_MIN);
+	harness_open_ok(&h);
+	append_range(&h, 1, 20, 1, 0, len_100); /* one segment: 26 records fit */
+	CHECK_OK(&h, ballot_storage_sync(h.s, &h.em));
+	CHECK_OK(&h, ballot_storage_prepare_spare(h.fs, h.dir, BALLOT_WAL_SEGMENT_BYTES_MIN, &h.em));
+	assert_true(has_name(&h, "spare.wal"));
+	CHECK_OK(&h, ballot_storage_prepare_spare(h.fs, h.dir, BALLOT_WAL_SEGMENT_BYTES_MIN, &h.em)); /* there is one */
+	harness_open_ok(&h); /* recovery keeps it, without a word */
+	assert_int_equal(h.rec.warning_count, 0);
+	assert_true(has_name(&h, "spare.wal"));
+	append_range(&h, 21, 40, 1, 0, len_100); /* rolls at 27 */
+	CHECK_OK(&h, ballot_storage_sync(h.s, &h.em));
+	ballot_storage_status st;
+	ballot_storage_status_get(h.s, &st);
+	assert_int_equal(st.spares_taken, 1);
+	assert_int_equal(st.segment_count, 2);
+	assert_false(has_name(&h, "spare.wal"));
+	assert_true(has_name(&h, "00000000000000000027.wal"));
+	harness_crash(&h, BALLOT_FS_SIM_CRASH_POWER);
+	harness_open_ok(&h);
+	assert_int_equal(h.rec.warning_count, 0);
+	expect_entries(&h, 1, 40, term_1, 0, len_100);
+	/* A spare of another size: removed at the next roll, which reserves its blocks. */
+	CHECK_OK(&h, ballot_storage_prepare_spare(h.fs, h.dir, 2 * BALLOT_WAL_SEGMENT_BYTES_MIN, &h.em));
+	append_range(&h, 41, 60, 1, 0, len_100); /* rolls at 53 */
+	CHECK_OK(&h, ballot_storage_sync(h.s, &h.em));
+	ballot_storage_status_get(h.s, &st);
+	assert_int_equal(st.spares_taken, 0);
+	assert_false(has_name(&h, "spare.wal"));
+	assert_true(has_name(&h, "00000000000000000053.wal"));
+	/* A spare cut short by a crash while it was written: only its temporary is left. */
+	const char part[64] = {0};
+	assert_int_equal(ballot_fs_sim_write_file(h.sim, "/data/spare.wal.tmp", part, sizeof part, &h.em), 0);
+	harness_crash(&h, BALLOT_FS_SIM_CRASH_POWER);
+	harness_open_ok(&h);
+	assert_int_equal(h.rec.warning_count, 0);
+	assert_false(has_name(&h, "spare.wal.tmp"));
+	expect_entries(&h, 1, 60, term_1, 0, len_100);
+	harness_free(&h);
+}
+
 static void storage_install_snapshot_replaces_log(void **state)
 {
 	(void)state;
@@ -1650,6 +1698,7 @@ int main(void)
 		cmocka_unit_test(storage_truncate_into_sealed_segment),
 		cmocka_unit_test(storage_compaction_keeps_segment_after_snapshot),
 		cmocka_unit_test(storage_install_snapshot_replaces_log),
+		cmocka_unit_test(storage_spare_segment_is_taken_at_a_roll),
 		cmocka_unit_test(storage_compact_detach_leaves_files_for_later),
 		cmocka_unit_test(storage_snapshot_written_beside_is_adopted),
 		cmocka_unit_test(storage_snapshot_written_beside_survives_a_crash),
