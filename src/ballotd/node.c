@@ -636,6 +636,7 @@ static void on_tick(uv_timer_t *t)
 	node *n = t->data;
 	ballot_raft_tick(n->raft);
 	node_compact_store(n);
+	node_prepare_spare(n);
 	retry_waiting(n);
 }
 

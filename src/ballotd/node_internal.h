@@ -162,6 +162,15 @@ struct node {
 		ballot_errmsg em;
 	} removal;
 
+	/* a spare log segment of zeros, written on the thread pool */
+	struct {
+		bool running, ready;
+		uint64_t taken;      /* node_store_spares_taken when the last was prepared */
+		uv_work_t req;
+		int rc;
+		ballot_errmsg em;
+	} spare;
+
 	/* persisting a ready on the thread pool */
 	bool persisting;
 	ballot_raft_ready rd;
@@ -222,6 +231,7 @@ void node_snapshot_maybe(node *n);  /* starts one if due and none is under way *
 void node_snapshot_adopt(node *n);  /* adopts a written one, if no persist is in flight */
 void node_snapshot_stop(node *n);   /* at shutdown: stops a child writer */
 void node_compact_store(node *n);   /* drops stored segments the core's log no longer holds */
+void node_prepare_spare(node *n);   /* writes a spare segment for the next roll, if none */
 void node_info_persistence(node *n, ballot_buf *out);
 
 /* Whether a command word is `name`, ignoring case, as Redis compares them. */

@@ -359,3 +359,38 @@ void node_info_persistence(node *n, ballot_buf *out)
 			  (unsigned long long)n->last_snapshot_bytes, (unsigned long long)n->snap.last_ms,
 			  (unsigned long long)(n->snap.running ? now - n->snap.started_ms : 0));
 }
+
+/* ---- a spare segment for the next roll ------------------------------------------------- */
+
+static void spare_work(uv_work_t *req)
+{
+	node *n = req->data;
+	n->spare.rc = node_store_prepare_spare(n->store, &n->spare.em);
+}
+
+static void spare_done(uv_work_t *req, int status)
+{
+	node *n = req->data;
+	n->spare.running = false;
+	n->spare.ready = status == 0 && n->spare.rc == 0;
+	/* Without a spare the next segment is made as before: nothing is lost. */
+	if (!n->spare.ready)
+		fprintf(stderr, "ballotd: could not prepare a spare log segment: %s\n",
+			status != 0 ? uv_strerror(status) : n->spare.em.text);
+}
+
+void node_prepare_spare(node *n)
+{
+	if (n->spare.running || n->persisting || n->fatal != 0)
+		return;
+	uint64_t taken = node_store_spares_taken(n->store);
+	if (n->spare.ready && taken == n->spare.taken)
+		return; /* the last one is still there */
+	if (n->spare.rc != 0)
+		return; /* it failed once: the log makes its segments as before */
+	n->spare.taken = taken;
+	n->spare.ready = false;
+	n->spare.running = true;
+	n->spare.req.data = n;
+	uv_queue_work(n->loop, &n->spare.req, spare_work, spare_done);
+}

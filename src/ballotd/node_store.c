@@ -177,6 +177,18 @@ int node_store_remove_files(const ballot_fs_names *paths, ballot_errmsg *em)
 	return ballot_storage_remove_files(ballot_fs_posix(), paths, em);
 }
 
+int node_store_prepare_spare(const node_store *s, ballot_errmsg *em)
+{
+	return ballot_storage_prepare_spare(ballot_fs_posix(), s->dir, BALLOT_WAL_SEGMENT_BYTES_DEFAULT, em);
+}
+
+uint64_t node_store_spares_taken(const node_store *s)
+{
+	ballot_storage_status st;
+	ballot_storage_status_get(s->storage, &st);
+	return st.spares_taken;
+}
+
 void node_store_close(node_store *s)
 {
 	if (s == NULL)

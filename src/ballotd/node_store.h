@@ -37,6 +37,10 @@ int node_store_remove_files(const ballot_fs_names *paths, ballot_errmsg *em);
 /* The saved snapshot's state-machine bytes, mapped from its file (read-only, paged in on
  * use) rather than copied into memory; NULL if there is none or it cannot be mapped. */
 ballot_rbuf *node_store_map_snapshot(node_store *s);
+/* A spare segment of zeros for the next roll (ballot_storage_prepare_spare): any thread. */
+int node_store_prepare_spare(const node_store *s, ballot_errmsg *em);
+/* Spares the store has taken since it opened (between persists, like every store call). */
+uint64_t node_store_spares_taken(const node_store *s);
 void node_store_close(node_store *s);
 
 #endif
