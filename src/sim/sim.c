@@ -492,7 +492,7 @@ static void finish_ready(sim_world *w, sim_node *n)
 	 * pool thread does, for the next roll to take. */
 	if (n->alive && ballot_rng_below(&w->rng, 8) == 0) {
 		ballot_errmsg em;
-		int rc = ballot_storage_prepare_spare(ballot_fs_sim_fs(n->fs), "/data", SIM_SEGMENT_BYTES, &em);
+		int rc = ballot_storage_prepare_spare(ballot_fs_sim_fs(n->fs), "/data", SIM_SEGMENT_BYTES, NULL, NULL, &em);
 		if (rc != 0)
 			disk_fail(w, n, "prepare a spare segment", rc, &em);
 	}

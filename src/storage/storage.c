@@ -489,7 +489,8 @@ static bool take_spare(ballot_storage *s, uint64_t seg_size, const char *tmp)
 	return true;
 }
 
-int ballot_storage_prepare_spare(ballot_fs *fs, const char *dir, uint64_t bytes, ballot_errmsg *em)
+int ballot_storage_prepare_spare(ballot_fs *fs, const char *dir, uint64_t bytes, void (*pace)(void *), void *pace_ctx,
+				 ballot_errmsg *em)
 {
 	char path[BALLOT_STORAGE_PATH_MAX], tmp[BALLOT_STORAGE_PATH_MAX];
 	int rc = storage_path(path, dir, SPARE_NAME, em);
@@ -512,14 +513,16 @@ int ballot_storage_prepare_spare(ballot_fs *fs, const char *dir, uint64_t bytes,
 	rc = ballot_fs_open(fs, tmp, BALLOT_FS_RDWR | BALLOT_FS_CREATE, &f, em);
 	if (rc == 0)
 		rc = ballot_fs_truncate(fs, f, 0, em);
-	/* Written a slice at a time, each slice synced, so the log's own syncs never wait on
-	 * many dirty megabytes of it (see BALLOT_SNAPSHOT_SYNC_BYTES). */
+	/* Written and synced a megabyte at a time, with the caller's pause between, so a log
+	 * sync never waits behind more than a megabyte of it. */
 	for (uint64_t at = 0; rc == 0 && at < bytes;) {
 		size_t n = bytes - at < chunk ? (size_t)(bytes - at) : chunk;
 		rc = ballot_fs_pwrite(fs, f, zeros, n, at, em);
 		at += n;
-		if (rc == 0 && (at % BALLOT_SNAPSHOT_SYNC_BYTES == 0 || at == bytes))
+		if (rc == 0)
 			rc = ballot_fs_datasync(fs, f, em);
+		if (rc == 0 && pace != NULL && at < bytes)
+			pace(pace_ctx);
 	}
 	ballot_fs_close(fs, f);
 	free(zeros);

@@ -580,9 +580,9 @@ static void storage_spare_segment_is_taken_at_a_roll(void **state)
 	harness_open_ok(&h);
 	append_range(&h, 1, 20, 1, 0, len_100); /* one segment: 26 records fit */
 	CHECK_OK(&h, ballot_storage_sync(h.s, &h.em));
-	CHECK_OK(&h, ballot_storage_prepare_spare(h.fs, h.dir, BALLOT_WAL_SEGMENT_BYTES_MIN, &h.em));
+	CHECK_OK(&h, ballot_storage_prepare_spare(h.fs, h.dir, BALLOT_WAL_SEGMENT_BYTES_MIN, NULL, NULL, &h.em));
 	assert_true(has_name(&h, "spare.wal"));
-	CHECK_OK(&h, ballot_storage_prepare_spare(h.fs, h.dir, BALLOT_WAL_SEGMENT_BYTES_MIN, &h.em)); /* there is one */
+	CHECK_OK(&h, ballot_storage_prepare_spare(h.fs, h.dir, BALLOT_WAL_SEGMENT_BYTES_MIN, NULL, NULL, &h.em)); /* there is one */
 	harness_open_ok(&h); /* recovery keeps it, without a word */
 	assert_int_equal(h.rec.warning_count, 0);
 	assert_true(has_name(&h, "spare.wal"));
@@ -599,7 +599,7 @@ static void storage_spare_segment_is_taken_at_a_roll(void **state)
 	assert_int_equal(h.rec.warning_count, 0);
 	expect_entries(&h, 1, 40, term_1, 0, len_100);
 	/* A spare of another size: removed at the next roll, which reserves its blocks. */
-	CHECK_OK(&h, ballot_storage_prepare_spare(h.fs, h.dir, 2 * BALLOT_WAL_SEGMENT_BYTES_MIN, &h.em));
+	CHECK_OK(&h, ballot_storage_prepare_spare(h.fs, h.dir, 2 * BALLOT_WAL_SEGMENT_BYTES_MIN, NULL, NULL, &h.em));
 	append_range(&h, 41, 60, 1, 0, len_100); /* rolls at 53 */
 	CHECK_OK(&h, ballot_storage_sync(h.s, &h.em));
 	ballot_storage_status_get(h.s, &st);
