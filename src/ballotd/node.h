@@ -1,10 +1,12 @@
 /* The node runtime behind ballotd: the Raft core and the key-value state machine wired to
  * a libuv event loop, TCP peers, a durable store and Redis-protocol clients.
  *
- * One loop thread runs everything but the disk: the core's readies are persisted (and
- * synced) on libuv's thread pool while the loop keeps receiving, and a leader's appends
- * leave before its own sync completes (thesis §10.2.1). A client is answered only after
- * its write is committed and applied, or its read confirmed by ReadIndex. */
+ * One loop thread runs everything but the slow disk work: a follower's and a small leader
+ * batch's sync run on the loop, a leader's larger batches on libuv's thread pool while the
+ * loop keeps receiving, and a leader's appends leave before its own sync completes (thesis
+ * §10.2.1). Snapshots are written by a forked child (node_snapshot.c); compacted segments
+ * are removed and spare ones prepared on the pool. A client is answered only after its
+ * write is committed and applied, or its read confirmed by ReadIndex. */
 #ifndef BALLOT_NODE_H
 #define BALLOT_NODE_H
 
