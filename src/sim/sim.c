@@ -433,8 +433,9 @@ static void maybe_snapshot(sim_world *w, sim_node *n)
 		disk_fail(w, n, "write a snapshot file", rc, &em);
 		return;
 	}
-	n->side = (sim_side_snapshot){.pending = true, .readies_left = (unsigned)ballot_rng_below(&w->rng, ballot_rng_below(&w->rng, 2) ? 4 : 40),
-				      .index = index, .term = term, .config = config, .data = data};
+	uint64_t wait = ballot_rng_below(&w->rng, ballot_rng_below(&w->rng, 2) ? 4 : 40);
+	n->side = (sim_side_snapshot){.pending = true, .readies_left = (unsigned)wait, .index = index, .term = term,
+				      .config = config, .data = data};
 	if (n->side.readies_left-- == 0)
 		adopt_snapshot(w, n);
 }

@@ -582,7 +582,8 @@ static void storage_spare_segment_is_taken_at_a_roll(void **state)
 	CHECK_OK(&h, ballot_storage_sync(h.s, &h.em));
 	CHECK_OK(&h, ballot_storage_prepare_spare(h.fs, h.dir, BALLOT_WAL_SEGMENT_BYTES_MIN, NULL, NULL, &h.em));
 	assert_true(has_name(&h, "spare.wal"));
-	CHECK_OK(&h, ballot_storage_prepare_spare(h.fs, h.dir, BALLOT_WAL_SEGMENT_BYTES_MIN, NULL, NULL, &h.em)); /* there is one */
+	/* There is one already: kept. */
+	CHECK_OK(&h, ballot_storage_prepare_spare(h.fs, h.dir, BALLOT_WAL_SEGMENT_BYTES_MIN, NULL, NULL, &h.em));
 	harness_open_ok(&h); /* recovery keeps it, without a word */
 	assert_int_equal(h.rec.warning_count, 0);
 	assert_true(has_name(&h, "spare.wal"));
