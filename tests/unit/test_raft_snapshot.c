@@ -59,6 +59,16 @@ static void compact_drops_entries_and_keeps_terms(void **state)
 	rh_free(&c);
 }
 
+/* Three nodes with options o, 1 leading; 3 is cut off while 1 and 2 commit the ten values. */
+static void leave_3_behind(rh_cluster *c, const ballot_raft_options *o)
+{
+	rh_init_opts(c, 3, o, 1);
+	rh_elect(c, 1);
+	rh_run(c, 1);
+	rh_isolate(c, 3);
+	propose_all(c, 1, ten, 10);
+}
+
 /* With compact_step_entries, a compaction drops that many entries at once and as many more
  * at each tick or advance, until the log starts after the snapshot; the snapshot itself
  * takes effect at once, and a follower behind the log's start still gets it. */
@@ -69,11 +79,7 @@ static void compaction_in_steps_frees_the_log_gradually(void **state)
 	ballot_raft_options_default(&o, 1);
 	o.compact_step_entries = 3;
 	static rh_cluster c;
-	rh_init_opts(&c, 3, &o, 1);
-	rh_elect(&c, 1);
-	rh_run(&c, 1);
-	rh_isolate(&c, 3);
-	propose_all(&c, 1, ten, 10);
+	leave_3_behind(&c, &o);
 	assert_int_equal(rh_commit(&c, 1), 11);
 	assert_int_equal(rh_compact(&c, 1, 10), 0);
 	ballot_raft_status s = rh_status(&c, 1);
@@ -108,11 +114,7 @@ static void lagging_follower_receives_snapshot_in_chunks(void **state)
 	ballot_raft_options_default(&o, 1);
 	o.snapshot_chunk_bytes = 4;
 	static rh_cluster c;
-	rh_init_opts(&c, 3, &o, 1);
-	rh_elect(&c, 1);
-	rh_run(&c, 1);
-	rh_isolate(&c, 3);
-	propose_all(&c, 1, ten, 10);
+	leave_3_behind(&c, &o);
 	assert_int_equal(rh_commit(&c, 1), 11);
 	assert_int_equal(rh_compact(&c, 1, 11), 0);
 	rh_heal(&c);
@@ -242,11 +244,7 @@ static void snapshot_in_chunks_completes_while_heartbeats_continue(void **state)
 	ballot_raft_options_default(&o, 1);
 	o.snapshot_chunk_bytes = 4;
 	static rh_cluster c;
-	rh_init_opts(&c, 3, &o, 1);
-	rh_elect(&c, 1);
-	rh_run(&c, 1);
-	rh_isolate(&c, 3);
-	propose_all(&c, 1, ten, 10);
+	leave_3_behind(&c, &o);
 	assert_int_equal(rh_compact(&c, 1, 11), 0);
 	rh_heal(&c);
 	rh_drop(&c, 0, 0, 0);
@@ -272,11 +270,7 @@ static void duplicated_snapshot_chunk_does_not_restart_the_transfer(void **state
 	ballot_raft_options_default(&o, 1);
 	o.snapshot_chunk_bytes = 4;
 	static rh_cluster c;
-	rh_init_opts(&c, 3, &o, 1);
-	rh_elect(&c, 1);
-	rh_run(&c, 1);
-	rh_isolate(&c, 3);
-	propose_all(&c, 1, ten, 10);
+	leave_3_behind(&c, &o);
 	assert_int_equal(rh_compact(&c, 1, 11), 0);
 	rh_heal(&c);
 	rh_drop(&c, 0, 0, 0);
