@@ -20,7 +20,11 @@
  *      ready.entries (truncating the stored log from entries[0].index first), and sync;
  *   3. send ready.messages_after_persist (votes, acknowledgements: they promise what is
  *      now durable);
- *   4. apply ready.committed in order, answer ready.reads once applied >= their index;
+ *   4. apply ready.committed in order, answer ready.reads once applied >= their index
+ *      (committed entries are durable on a majority already, so unless the ready holds a
+ *      snapshot they may be applied, and answered, as soon as the ready is taken, while
+ *      step 2 runs: etcd's server does the same; the state they build is volatile, and a
+ *      snapshot of it must wait until the stored log reaches its index);
  *   5. call ballot_raft_advance.
  * tick, step, propose and read may be called between ready and advance; a new ready is
  * produced only after advance, but ballot_raft_take_messages hands out what may leave at

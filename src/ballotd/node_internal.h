@@ -174,6 +174,7 @@ struct node {
 	/* persisting a ready on the thread pool */
 	bool persisting;
 	ballot_raft_ready rd;
+	bool applied_early; /* rd's committed entries were applied as its sync began */
 	uv_work_t persist_req;
 	int persist_rc;
 	ballot_errmsg persist_em;

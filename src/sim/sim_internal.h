@@ -95,6 +95,7 @@ typedef struct sim_node {
 	/* a ready being persisted */
 	bool persisting;
 	ballot_raft_ready rd;
+	bool applied_early; /* rd's committed entries were applied before its sync */
 	/* the state machine */
 	void *app;
 	uint64_t applied;
