@@ -72,6 +72,7 @@ typedef struct options {
 	int pids[PIDS_MAX];
 	unsigned pid_count;
 	uint64_t seed;
+	const char *trace; /* --trace: one line per measured operation */
 } options;
 
 typedef struct histogram {
@@ -124,6 +125,7 @@ typedef struct loadgen {
 	error_kind errors[ERROR_KINDS_MAX];
 	char *value;     /* value_bytes of 'x' */
 	char *value_b64; /* its base64, for etcd */
+	FILE *trace;
 	char read_buf[READ_BUF_BYTES];
 } loadgen;
 
@@ -586,6 +588,9 @@ static void record_success(loadgen *lg, uint64_t start_ns, uint64_t end_ns)
 		return;
 	lg->ops_ok++;
 	hist_record(&lg->hist, end_ns - start_ns);
+	if (lg->trace != NULL)
+		fprintf(lg->trace, "%.6f %.3f\n", (double)(end_ns - lg->window_start_ns) / 1e9,
+			(double)(end_ns - start_ns) / 1e3);
 	if (end_ns - lg->last_success_ns > lg->max_gap_ns) {
 		lg->max_gap_ns = end_ns - lg->last_success_ns;
 		lg->max_gap_at_ns = lg->last_success_ns;
@@ -875,7 +880,9 @@ static void usage(FILE *f)
 		   "  --retry           on failure, reconnect to the next port and go on (failover)\n"
 		   "  --timeout-ms T    an operation without reply by then fails (default 5000)\n"
 		   "  --cpu-pids P,...  report utime+stime these processes used in the window\n"
-		   "  --seed S          random seed (default 1)\n",
+		   "  --seed S          random seed (default 1)\n"
+		   "  --trace FILE      write each measured operation as a line: its completion (seconds\n"
+		   "                    into the window) and its latency (microseconds)\n",
 		CLIENTS_MAX, VALUE_BYTES_MAX, BATCH_MAX, PIPELINE_MAX);
 }
 
@@ -954,6 +961,8 @@ static int parse_options(int argc, char **argv, options *o)
 		} else if (strcmp(a, "--timeout-ms") == 0) {
 			ok = parse_u64(v, 1, 600000, &n);
 			o->timeout_ms = (unsigned)n;
+		} else if (strcmp(a, "--trace") == 0) {
+			o->trace = v;
 		} else if (strcmp(a, "--seed") == 0) {
 			ok = parse_u64(v, 0, UINT64_MAX, &o->seed);
 		} else if (strcmp(a, "--seconds") == 0 || strcmp(a, "--warmup") == 0) {
@@ -1028,10 +1037,18 @@ int main(int argc, char **argv)
 	static loadgen lg; /* large (the histogram): not on the stack */
 	if (parse_options(argc, argv, &lg.opt) != 0)
 		return 2;
+	if (lg.opt.trace != NULL && (lg.trace = fopen(lg.opt.trace, "w")) == NULL) {
+		fprintf(stderr, "loadgen: --trace %s: %s\n", lg.opt.trace, strerror(errno));
+		return 2;
+	}
 	if (setup(&lg) != 0)
 		return 2;
 	uv_run(lg.loop, UV_RUN_DEFAULT);
 	print_results(&lg);
+	if (lg.trace != NULL && fclose(lg.trace) != 0) {
+		fprintf(stderr, "loadgen: --trace %s: %s\n", lg.opt.trace, strerror(errno));
+		return 1;
+	}
 	bool fill_failed = lg.opt.fill != 0 && lg.fill_done_ops < lg.fill_total_ops;
 	if (fill_failed)
 		fprintf(stderr, "loadgen: --fill did not finish within --seconds %.1f\n", lg.opt.seconds);
