@@ -326,6 +326,15 @@ int ballot_raft_config_at(const ballot_raft *r, uint64_t index, ballot_config *o
  * persist (votes, acknowledgements) stay for the next ready. */
 size_t ballot_raft_take_messages(ballot_raft *r, ballot_msg ***out);
 
+/* Hands over the committed entries not yet handed out, even while a ready is outstanding,
+ * so a leader applies and answers a write once a majority holds it rather than once its
+ * own sync of a later batch ends (step 4 may run before step 2: see above). Nothing while
+ * a snapshot waits to be installed, which comes first; the outstanding ready's committed
+ * entries come first too (apply them as it is taken, to use this). Returns the count; *out is the
+ * array, in order, to apply and then free with ballot_raft_entries_free (NULL if none). */
+size_t ballot_raft_take_committed(ballot_raft *r, ballot_entry **out);
+void ballot_raft_entries_free(ballot_entry *entries, size_t count);
+
 /* The configuration in force: the latest in the log, committed or not (borrowed, valid
  * until the next call into the core). */
 const ballot_config *ballot_raft_config(const ballot_raft *r);
@@ -336,6 +345,11 @@ const ballot_entry *ballot_raft_entry(const ballot_raft *r, uint64_t index);
 
 /* The term of the entry at index (the snapshot's at snap_index), or 0 if unknown. */
 uint64_t ballot_raft_term_at(const ballot_raft *r, uint64_t index);
+
+/* The last index the driver has persisted (through advanced readies). What is applied may
+ * run ahead of it (ballot_raft_take_committed); a snapshot of the state at applied index
+ * A may be taken once this reaches A, so the stored log holds A when it is adopted. */
+uint64_t ballot_raft_stable_index(const ballot_raft *r);
 
 /* ---- canaries: known bugs the simulator must catch (BALLOT_CANARIES builds only) ------ */
 

@@ -502,6 +502,8 @@ static void read_state(node *n, const ballot_read_state *rs)
 	}
 }
 
+static void apply_entries(node *n, const ballot_entry *entries, size_t count);
+
 static void apply_ready(node *n, ballot_raft_ready *rd)
 {
 	if (rd->has_snapshot) {
@@ -516,10 +518,18 @@ static void apply_ready(node *n, ballot_raft_ready *rd)
 		n->applied_bytes = 0;
 		n->last_snapshot_bytes = rd->snap_data->len;
 	}
+	apply_entries(n, rd->committed, rd->committed_count);
+	for (size_t i = 0; i < rd->read_count; i++)
+		read_state(n, &rd->reads[i]);
+	answer_reads(n);
+}
+
+static void apply_entries(node *n, const ballot_entry *entries, size_t count)
+{
 	ballot_buf reply;
 	ballot_buf_init(&reply, 0);
-	for (size_t i = 0; i < rd->committed_count && n->fatal == 0; i++) {
-		const ballot_entry *e = &rd->committed[i];
+	for (size_t i = 0; i < count && n->fatal == 0; i++) {
+		const ballot_entry *e = &entries[i];
 		ballot_buf_clear(&reply);
 		bool normal = e->type == BALLOT_ENTRY_NORMAL && e->data != NULL;
 		if (normal && ballot_sessions_apply(n->sessions, e->index, e->data->data, e->data->len, &reply) != 0) {
@@ -533,9 +543,6 @@ static void apply_ready(node *n, ballot_raft_ready *rd)
 		answer_proposals(n, e, normal ? &reply : NULL);
 	}
 	ballot_buf_free(&reply);
-	for (size_t i = 0; i < rd->read_count; i++)
-		read_state(n, &rd->reads[i]);
-	answer_reads(n);
 }
 
 /* ---- the ready cycle ---------------------------------------------------------------- */
@@ -635,6 +642,16 @@ static void on_flush(uv_prepare_t *h)
 		size_t count = ballot_raft_take_messages(n->raft, &msgs);
 		send_messages(n, msgs, count);
 		free(msgs);
+		/* What a majority acknowledged meanwhile is applied and answered now, not once
+		 * this sync ends (after the ready's own committed entries, applied as it began). */
+		if (n->applied_early) {
+			ballot_entry *committed = NULL;
+			count = ballot_raft_take_committed(n->raft, &committed);
+			apply_entries(n, committed, count);
+			ballot_raft_entries_free(committed, count);
+			if (count > 0)
+				answer_reads(n);
+		}
 	}
 	client_flush_all(n);
 	peer_flush_all(n);

@@ -241,6 +241,10 @@ void node_snapshot_maybe(node *n)
 {
 	if (n->snap.running || n->snap.written || n->fatal != 0 || !snapshot_due(n) || n->applied <= n->last_snapshot)
 		return;
+	/* The state may be ahead of the stored log (entries a majority holds, applied while
+	 * this node's write of them waits): its snapshot waits until the log holds its index. */
+	if (n->applied > ballot_raft_stable_index(n->raft))
+		return;
 	if (!n->snapshot_requested && node_now_ms() < n->snap.retry_at_ms)
 		return;
 	n->snapshot_requested = false;

@@ -135,9 +135,10 @@ struct ballot_raft {
 	size_t read_state_count, read_state_cap;
 	bool install_pending;        /* a snapshot was installed: hand it out */
 	ballot_rbuf *install_data;
-	uint64_t applied;            /* the last index handed out to apply, then advanced */
+	uint64_t applied;            /* the last index handed out to apply */
 	ballot_hard_state prev_hs;   /* the last hard state handed out */
 	bool ready_outstanding;
+	bool ready_has_snapshot;     /* the outstanding ready installs one: nothing applies before it */
 	/* A leader has new entries to send: the appends leave at the next ready_take, one per
 	 * follower for every proposal made since (batching), not one per proposal. */
 	bool append_pending;
@@ -1655,6 +1656,7 @@ void ballot_raft_ready_take(ballot_raft *r, ballot_raft_ready *rd)
 		rd->snap_data = r->install_data; /* the ready takes the core's reference */
 		r->install_data = NULL;
 		r->install_pending = false;
+		r->ready_has_snapshot = true;
 		if (r->applied < r->log.snap_index)
 			r->applied = r->log.snap_index;
 	}
@@ -1675,8 +1677,11 @@ void ballot_raft_ready_take(ballot_raft *r, ballot_raft_ready *rd)
 	r->read_states = NULL;
 	r->read_state_count = r->read_state_cap = 0;
 	uint64_t limit = apply_limit(r);
-	if (limit > r->applied && r->applied >= r->log.snap_index)
+	if (limit > r->applied && r->applied >= r->log.snap_index) {
 		rd->committed = copy_entries(r, r->applied + 1, limit, &rd->committed_count);
+		if (rd->committed != NULL)
+			r->applied = limit;
+	}
 	rd->role = r->role;
 	rd->leader = r->leader;
 }
@@ -1692,6 +1697,7 @@ void ballot_raft_advance(ballot_raft *r, ballot_raft_ready *rd)
 {
 	BALLOT_ASSERT(r->ready_outstanding);
 	r->ready_outstanding = false;
+	r->ready_has_snapshot = false;
 	r->prev_hs = rd->hard_state;
 	if (rd->entry_count > 0) {
 		const ballot_entry *last = &rd->entries[rd->entry_count - 1];
@@ -1699,8 +1705,6 @@ void ballot_raft_advance(ballot_raft *r, ballot_raft_ready *rd)
 		if (raft_log_term(&r->log, last->index) == last->term && last->index > r->log.stable)
 			r->log.stable = last->index;
 	}
-	if (rd->committed_count > 0)
-		r->applied = rd->committed[rd->committed_count - 1].index;
 	ballot_rbuf_unref(rd->snap_data);
 	free_entries(rd->entries, rd->entry_count);
 	free_entries(rd->committed, rd->committed_count);
@@ -1956,6 +1960,24 @@ size_t ballot_raft_take_messages(ballot_raft *r, ballot_msg ***out)
 	return count;
 }
 
+size_t ballot_raft_take_committed(ballot_raft *r, ballot_entry **out)
+{
+	*out = NULL;
+	uint64_t limit = apply_limit(r);
+	if (r->install_pending || r->ready_has_snapshot || limit <= r->applied || r->applied < r->log.snap_index)
+		return 0;
+	size_t count = 0;
+	*out = copy_entries(r, r->applied + 1, limit, &count);
+	if (*out != NULL)
+		r->applied = limit;
+	return count;
+}
+
+void ballot_raft_entries_free(ballot_entry *entries, size_t count)
+{
+	free_entries(entries, count);
+}
+
 const ballot_config *ballot_raft_config(const ballot_raft *r)
 {
 	return &r->config;
@@ -1969,4 +1991,9 @@ const ballot_entry *ballot_raft_entry(const ballot_raft *r, uint64_t index)
 uint64_t ballot_raft_term_at(const ballot_raft *r, uint64_t index)
 {
 	return raft_log_term(&r->log, index);
+}
+
+uint64_t ballot_raft_stable_index(const ballot_raft *r)
+{
+	return r->log.stable;
 }

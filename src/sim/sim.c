@@ -418,7 +418,8 @@ static void maybe_snapshot(sim_world *w, sim_node *n)
 			adopt_snapshot(w, n);
 		return;
 	}
-	if (n->snapshot_every == 0 || n->applied < n->snap_index + n->snapshot_every)
+	if (n->snapshot_every == 0 || n->applied < n->snap_index + n->snapshot_every ||
+	    n->applied > ballot_raft_stable_index(n->raft))
 		return;
 	uint64_t index = n->applied;
 	ballot_config config;
@@ -440,15 +441,10 @@ static void maybe_snapshot(sim_world *w, sim_node *n)
 		adopt_snapshot(w, n);
 }
 
-static void apply_ready(sim_world *w, sim_node *n, ballot_raft_ready *rd)
+static void apply_entries(sim_world *w, sim_node *n, const ballot_entry *entries, size_t count)
 {
-	if (rd->has_snapshot) {
-		if (sim_app_restore(n->app, rd->snap_data) != 0)
-			sim_violation(w, "node %llu: could not restore a snapshot", (unsigned long long)n->id);
-		n->applied = rd->snap_index;
-	}
-	for (size_t i = 0; i < rd->committed_count && !w->stop; i++) {
-		const ballot_entry *e = &rd->committed[i];
+	for (size_t i = 0; i < count && !w->stop; i++) {
+		const ballot_entry *e = &entries[i];
 		if (e->index != n->applied + 1) {
 			sim_violation(w, "node %llu: applied index %llu after %llu", (unsigned long long)n->id,
 				      (unsigned long long)e->index, (unsigned long long)n->applied);
@@ -463,6 +459,16 @@ static void apply_ready(sim_world *w, sim_node *n, ballot_raft_ready *rd)
 		sim_node_applied(w, n, e->index, e->term, reply);
 		ballot_rbuf_unref(reply);
 	}
+}
+
+static void apply_ready(sim_world *w, sim_node *n, ballot_raft_ready *rd)
+{
+	if (rd->has_snapshot) {
+		if (sim_app_restore(n->app, rd->snap_data) != 0)
+			sim_violation(w, "node %llu: could not restore a snapshot", (unsigned long long)n->id);
+		n->applied = rd->snap_index;
+	}
+	apply_entries(w, n, rd->committed, rd->committed_count);
 	for (size_t i = 0; i < rd->read_count; i++)
 		sim_node_read_state(w, n, &rd->reads[i]);
 	sim_node_answer_reads(w, n);
@@ -502,7 +508,8 @@ static void finish_ready(sim_world *w, sim_node *n)
 }
 
 /* While a ready is syncing, what may leave at once still leaves (a leader's appends of
- * new proposals), as ballotd does. */
+ * new proposals), and, most of the time, what was committed meanwhile is applied and
+ * answered, as ballotd does. */
 static void send_early(sim_world *w, sim_node *n)
 {
 	if (!n->alive || !n->persisting || w->stop)
@@ -512,6 +519,14 @@ static void send_early(sim_world *w, sim_node *n)
 	for (size_t i = 0; i < count; i++)
 		net_send(w, msgs[i]);
 	free(msgs);
+	/* After the outstanding ready's own committed entries, which come first. */
+	if ((n->applied_early || n->rd.committed_count == 0) && ballot_rng_below(&w->rng, 4) != 0) {
+		ballot_entry *committed = NULL;
+		count = ballot_raft_take_committed(n->raft, &committed);
+		apply_entries(w, n, committed, count);
+		ballot_raft_entries_free(committed, count);
+		sim_node_answer_reads(w, n);
+	}
 }
 
 static void process_ready(sim_world *w, sim_node *n)

@@ -747,6 +747,112 @@ static void leader_sends_new_appends_while_a_ready_syncs(void **state)
 	ballot_raft_free(r);
 }
 
+/* ballot_raft_take_committed: while a ready is outstanding, what a majority acknowledged
+ * is handed out at once, in order, once each, and the next ready does not repeat it. */
+static void leader_hands_out_committed_entries_while_a_ready_syncs(void **state)
+{
+	(void)state;
+	ballot_raft *r = lone_node(1, 3, false);
+	for (int i = 0; i < 2 * 10 && !ballot_raft_has_ready(r); i++)
+		ballot_raft_tick(r);
+	ballot_raft_ready rd;
+	ballot_raft_ready_take(r, &rd);
+	ballot_raft_advance(r, &rd);
+	ballot_msg grant = {.type = BALLOT_MSG_VOTE_RESP, .from = 2, .to = 1, .term = 1, .success = true};
+	ballot_raft_step(r, &grant);
+	assert_int_equal(ballot_raft_role(r, NULL), BALLOT_ROLE_LEADER);
+	ballot_raft_ready_take(r, &rd); /* the no-op: now "syncing" */
+	assert_int_equal(rd.committed_count, 0);
+	ballot_entry *got = NULL;
+	assert_int_equal(ballot_raft_take_committed(r, &got), 0); /* nothing committed yet */
+	assert_null(got);
+
+	/* Both followers hold the no-op: committed without the leader's own write. */
+	for (uint64_t id = 2; id <= 3; id++) {
+		ballot_msg ok = {.type = BALLOT_MSG_APPEND_RESP, .from = id, .to = 1, .term = 1, .success = true,
+				 .match_index = 1};
+		ballot_raft_step(r, &ok);
+	}
+	size_t count = ballot_raft_take_committed(r, &got);
+	assert_int_equal(count, 1);
+	assert_int_equal(got[0].index, 1);
+	ballot_raft_entries_free(got, count);
+
+	ballot_rbuf *x = ballot_rbuf_new("x", 1);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(ballot_raft_propose(r, BALLOT_ENTRY_NORMAL, x, NULL, NULL), 0);
+	ballot_rbuf_unref(x);
+	ballot_msg **msgs = NULL;
+	for (size_t i = 0, n = ballot_raft_take_messages(r, &msgs); i < n; i++)
+		ballot_msg_free(msgs[i]);
+	free(msgs);
+	/* One follower holds 2-4: with the leader's write of them not even begun, not enough. */
+	ballot_msg ack = {.type = BALLOT_MSG_APPEND_RESP, .from = 2, .to = 1, .term = 1, .success = true,
+			  .match_index = 4};
+	ballot_raft_step(r, &ack);
+	assert_int_equal(ballot_raft_take_committed(r, &got), 0);
+	ack.from = 3;
+	ack.match_index = 3;
+	ballot_raft_step(r, &ack);
+	count = ballot_raft_take_committed(r, &got);
+	assert_int_equal(count, 2);
+	assert_int_equal(got[0].index, 2);
+	assert_int_equal(got[1].index, 3);
+	assert_memory_equal(got[1].data->data, "x", 1);
+	ballot_raft_entries_free(got, count);
+	assert_int_equal(ballot_raft_take_committed(r, &got), 0);
+
+	ballot_raft_advance(r, &rd); /* the no-op is durable here too */
+	ballot_raft_ready_take(r, &rd); /* entries 2-4 to persist; 1-3 are handed out already */
+	assert_int_equal(rd.entry_count, 3);
+	assert_int_equal(rd.committed_count, 0);
+	ballot_raft_advance(r, &rd); /* the leader holds 4: with follower 2, committed */
+	ballot_raft_ready_take(r, &rd);
+	assert_int_equal(rd.committed_count, 1);
+	assert_int_equal(rd.committed[0].index, 4);
+	ballot_raft_advance(r, &rd);
+	ballot_raft_free(r);
+}
+
+/* A follower installing the leader's snapshot hands out nothing committed after it until
+ * the ready that installs it is advanced: the state machine must be restored first. */
+static void nothing_is_handed_out_before_an_outstanding_snapshot_is_installed(void **state)
+{
+	(void)state;
+	ballot_raft *f = lone_node(2, 3, false);
+	ballot_config *cfg = malloc(sizeof *cfg);
+	assert_non_null(cfg);
+	*cfg = rh_config_voters(3);
+	ballot_msg snap = {.type = BALLOT_MSG_SNAPSHOT, .from = 1, .to = 2, .term = 1, .snap_index = 5,
+			   .snap_term = 1, .snap_config = cfg, .offset = 0, .done = true,
+			   .chunk = ballot_rbuf_new("state", 5)};
+	ballot_raft_step(f, &snap);
+	free(cfg);
+	ballot_rbuf_unref(snap.chunk);
+	ballot_raft_ready rd;
+	ballot_raft_ready_take(f, &rd);
+	assert_true(rd.has_snapshot);
+	assert_int_equal(rd.snap_index, 5);
+	/* While it syncs, the leader sends entry 6 and says it is committed. */
+	ballot_entry e = {.term = 1, .index = 6, .type = BALLOT_ENTRY_NORMAL, .data = ballot_rbuf_new("y", 1)};
+	ballot_msg app = {.type = BALLOT_MSG_APPEND, .from = 1, .to = 2, .term = 1, .prev_index = 5, .prev_term = 1,
+			  .commit = 6, .entry_count = 1, .entries = &e};
+	ballot_raft_step(f, &app);
+	ballot_rbuf_unref(e.data);
+	ballot_raft_status s;
+	ballot_raft_status_get(f, &s);
+	assert_int_equal(s.commit, 6);
+	ballot_entry *got = NULL;
+	assert_int_equal(ballot_raft_take_committed(f, &got), 0);
+	assert_null(got);
+	ballot_raft_advance(f, &rd);
+	size_t count = ballot_raft_take_committed(f, &got);
+	assert_int_equal(count, 1);
+	assert_int_equal(got[0].index, 6);
+	ballot_raft_entries_free(got, count);
+	ballot_raft_free(f);
+}
+
 /* A follower whose disk was wiped (an operator's shortcut: replacing it is the safe way)
  * comes back with an empty log. The leader believed it held everything; its heartbeat
  * answer says otherwise, and the leader sends it the log again instead of taking the
@@ -825,6 +931,8 @@ int main(void)
 		cmocka_unit_test(persist_before_speak_votes_and_acks_wait_for_the_disk),
 		cmocka_unit_test(leader_counts_itself_only_after_advance),
 		cmocka_unit_test(leader_sends_new_appends_while_a_ready_syncs),
+		cmocka_unit_test(leader_hands_out_committed_entries_while_a_ready_syncs),
+		cmocka_unit_test(nothing_is_handed_out_before_an_outstanding_snapshot_is_installed),
 		cmocka_unit_test(wiped_follower_is_sent_the_log_again),
 	};
 	return cmocka_run_group_tests(tests, NULL, rh_free_leftovers);
