@@ -287,6 +287,10 @@ _Static_assert(BALLOT_RAFT_ENTRY_BYTES_MAX <= UINT32_MAX, "entry lengths are 32-
  * ext4 journal commit, which a log sync may need, writes out every dirty block of the
  * files it orders first, and a whole unsynced snapshot would stall the log for as long. */
 #define BALLOT_SNAPSHOT_SYNC_BYTES (4u * 1024 * 1024)
+/* ... and a snapshot written beside the storage (ballot_storage_write_snapshot_file, while
+ * the log goes on) this many, with the caller's pause between: a log sync waits behind at
+ * most this much of it. */
+#define BALLOT_SNAPSHOT_SIDE_SYNC_BYTES (1u * 1024 * 1024)
 
 /* The longest path storage composes: the data directory, a slash and a file name. */
 #define BALLOT_STORAGE_PATH_MAX 4096

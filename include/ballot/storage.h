@@ -137,7 +137,9 @@ int ballot_storage_save_snapshot(ballot_storage *s, uint64_t index, uint64_t ter
 /* The same in two steps, so a runtime can write a large snapshot while the log goes on:
  *  1. ballot_storage_write_snapshot_file writes the file durably under its final name in
  *     dir (the storage's directory). It uses no ballot_storage, so it may run on another
- *     thread, or in a child process, while the storage's owner goes on appending.
+ *     thread, or in a child process, while the storage's owner goes on appending. It is
+ *     written and synced BALLOT_SNAPSHOT_SIDE_SYNC_BYTES at a time, calling pace (if not
+ *     NULL) between: a runtime pauses there, so the log's syncs get the disk meanwhile.
  *  2. ballot_storage_adopt_snapshot, back with the storage's owner, makes that file the
  *     storage's snapshot and removes the older one; *adopted says it did. If the storage
  *     installed a snapshot at or past index meanwhile, the written file is overtaken: it is
@@ -147,7 +149,8 @@ int ballot_storage_save_snapshot(ballot_storage *s, uint64_t index, uint64_t ter
  * as after a crash between ballot_storage_save_snapshot and ballot_storage_compact. One
  * such write per directory at a time. */
 int ballot_storage_write_snapshot_file(ballot_fs *fs, const char *dir, uint64_t index, uint64_t term,
-				       const ballot_config *config, const ballot_rbuf *data, ballot_errmsg *em);
+				       const ballot_config *config, const ballot_rbuf *data, void (*pace)(void *),
+				       void *pace_ctx, ballot_errmsg *em);
 int ballot_storage_adopt_snapshot(ballot_storage *s, uint64_t index, uint64_t term, const ballot_config *config,
 				  uint64_t data_bytes, bool *adopted, ballot_errmsg *em);
 

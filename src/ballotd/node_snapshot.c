@@ -21,12 +21,16 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ballotd/node_internal.h"
 
 /* After a snapshot that failed, the next is tried this much later. */
 #define SNAPSHOT_RETRY_MS 5000
+
+/* The writer's pause after each synced megabyte, at most (see pace). */
+#define PACE_MAX_NS 20000000
 
 /* The child's report on its pipe: i32 rc, u64 data bytes, the error's text. */
 #define REPORT_BYTES (sizeof(int32_t) + sizeof(uint64_t) + BALLOT_ERRMSG_MAX)
@@ -58,6 +62,35 @@ static int serialize(node *n, ballot_rbuf **out)
 	if (rc != 0)
 		ballot_buf_free(&data);
 	return rc;
+}
+
+/* ---- the writer ------------------------------------------------------------------------ */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Between the megabytes of a snapshot file: pause as long as the last one took to write and
+ * sync (up to PACE_MAX_NS), so the writer has at most half the disk's time and the log's
+ * syncs wait behind little of it. A gigabyte takes about twice as long to write. */
+static void pace(void *ctx)
+{
+	uint64_t *since = ctx;
+	uint64_t took = mono_ns() - *since;
+	struct timespec ts = {.tv_nsec = (long)(took < PACE_MAX_NS ? took : PACE_MAX_NS)};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+	*since = mono_ns();
+}
+
+static int write_file(node *n, const ballot_rbuf *data, ballot_errmsg *em)
+{
+	uint64_t since = mono_ns();
+	return node_store_write_snapshot_file(n->store, n->snap.index, n->snap.term, &n->snap.config, data, pace, &since,
+					      em);
 }
 
 /* ---- the child ------------------------------------------------------------------------- */
@@ -101,7 +134,7 @@ static _Noreturn void child_main(node *n, pid_t parent, int report_fd)
 	if (rc != 0)
 		ballot_errorf(&em, rc, "serializing the state: %s", ballot_strerror(rc));
 	else
-		rc = node_store_write_snapshot_file(n->store, n->snap.index, n->snap.term, &n->snap.config, data, &em);
+		rc = write_file(n, data, &em);
 	unsigned char report[REPORT_BYTES] = {0};
 	int32_t rc32 = rc;
 	uint64_t len = data != NULL ? data->len : 0;
@@ -212,8 +245,7 @@ static bool start_child(node *n)
 static void write_work(uv_work_t *req)
 {
 	node *n = req->data;
-	n->snap.rc = node_store_write_snapshot_file(n->store, n->snap.index, n->snap.term, &n->snap.config,
-						    n->snap.data, &n->snap.em);
+	n->snap.rc = write_file(n, n->snap.data, &n->snap.em);
 }
 
 static void write_done(uv_work_t *req, int status)

@@ -123,9 +123,10 @@ int node_store_persist(node_store *s, const ballot_raft_ready *rd, ballot_errmsg
 }
 
 int node_store_write_snapshot_file(const node_store *s, uint64_t index, uint64_t term, const ballot_config *config,
-				   const ballot_rbuf *data, ballot_errmsg *em)
+				   const ballot_rbuf *data, void (*pace)(void *), void *pace_ctx, ballot_errmsg *em)
 {
-	return ballot_storage_write_snapshot_file(ballot_fs_posix(), s->dir, index, term, config, data, em);
+	return ballot_storage_write_snapshot_file(ballot_fs_posix(), s->dir, index, term, config, data, pace, pace_ctx,
+						  em);
 }
 
 int node_store_adopt_snapshot(node_store *s, uint64_t index, uint64_t term, const ballot_config *config,

@@ -27,7 +27,7 @@ int node_store_persist(node_store *s, const ballot_raft_ready *rd, ballot_errmsg
 /* A snapshot of the state machine at (index, term, config) in two steps (see
  * ballot_storage_write_snapshot_file): its file written durably, then adopted. */
 int node_store_write_snapshot_file(const node_store *s, uint64_t index, uint64_t term, const ballot_config *config,
-				   const ballot_rbuf *data, ballot_errmsg *em);
+				   const ballot_rbuf *data, void (*pace)(void *), void *pace_ctx, ballot_errmsg *em);
 int node_store_adopt_snapshot(node_store *s, uint64_t index, uint64_t term, const ballot_config *config,
 			      uint64_t data_bytes, bool *adopted, ballot_errmsg *em);
 /* Drops stored entries before log_start (whole segments the saved snapshot holds) from the

@@ -428,7 +428,8 @@ static void maybe_snapshot(sim_world *w, sim_node *n)
 		return;
 	uint64_t term = ballot_raft_term_at(n->raft, index);
 	ballot_errmsg em;
-	int rc = ballot_storage_write_snapshot_file(ballot_fs_sim_fs(n->fs), "/data", index, term, &config, data, &em);
+	int rc = ballot_storage_write_snapshot_file(ballot_fs_sim_fs(n->fs), "/data", index, term, &config, data, NULL,
+						    NULL, &em);
 	if (rc != 0) {
 		ballot_rbuf_unref(data);
 		disk_fail(w, n, "write a snapshot file", rc, &em);

@@ -154,7 +154,7 @@ close_file:
 }
 
 int snapshot_write(ballot_fs *fs, const char *dir, const snap_meta *meta, const ballot_rbuf *data,
-		   const char *tmp_suffix, ballot_errmsg *em)
+		   const char *tmp_suffix, size_t sync_bytes, void (*pace)(void *), void *pace_ctx, ballot_errmsg *em)
 {
 	char name[64], tmp_name[64];
 	char path[BALLOT_STORAGE_PATH_MAX], tmp[BALLOT_STORAGE_PATH_MAX];
@@ -196,11 +196,13 @@ int snapshot_write(ballot_fs *fs, const char *dir, const snap_meta *meta, const 
 		rc = ballot_fs_pwrite(fs, f, config, config_len, at, em);
 	at += config_len;
 	for (uint64_t done = 0; rc == 0 && done < data_len;) {
-		size_t n = data_len - done < BALLOT_SNAPSHOT_SYNC_BYTES ? (size_t)(data_len - done) : BALLOT_SNAPSHOT_SYNC_BYTES;
+		size_t n = data_len - done < sync_bytes ? (size_t)(data_len - done) : sync_bytes;
 		rc = ballot_fs_pwrite(fs, f, data->data + done, n, at + done, em);
 		done += n;
 		if (rc == 0 && done < data_len)
 			rc = ballot_fs_datasync(fs, f, em);
+		if (rc == 0 && done < data_len && pace != NULL)
+			pace(pace_ctx);
 	}
 	at += data_len;
 	if (rc == 0)

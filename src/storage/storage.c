@@ -929,7 +929,7 @@ static int write_snapshot(ballot_storage *s, uint64_t index, uint64_t term, cons
 			  const ballot_rbuf *data, ballot_errmsg *em)
 {
 	snap_meta meta = {.index = index, .term = term, .config = *config, .data_bytes = data != NULL ? data->len : 0};
-	int rc = snapshot_write(s->fs, s->dir, &meta, data, SNAP_TMP_SUFFIX, em);
+	int rc = snapshot_write(s->fs, s->dir, &meta, data, SNAP_TMP_SUFFIX, BALLOT_SNAPSHOT_SYNC_BYTES, NULL, NULL, em);
 	return rc != 0 ? rc : take_snapshot_file(s, &meta, em);
 }
 
@@ -947,13 +947,15 @@ int ballot_storage_save_snapshot(ballot_storage *s, uint64_t index, uint64_t ter
 }
 
 int ballot_storage_write_snapshot_file(ballot_fs *fs, const char *dir, uint64_t index, uint64_t term,
-				       const ballot_config *config, const ballot_rbuf *data, ballot_errmsg *em)
+				       const ballot_config *config, const ballot_rbuf *data, void (*pace)(void *),
+				       void *pace_ctx, ballot_errmsg *em)
 {
 	int rc = check_snapshot_data(index, config, data, em);
 	if (rc != 0)
 		return rc;
 	snap_meta meta = {.index = index, .term = term, .config = *config, .data_bytes = data != NULL ? data->len : 0};
-	return snapshot_write(fs, dir, &meta, data, SNAP_SIDE_TMP_SUFFIX, em);
+	return snapshot_write(fs, dir, &meta, data, SNAP_SIDE_TMP_SUFFIX, BALLOT_SNAPSHOT_SIDE_SYNC_BYTES, pace, pace_ctx,
+			      em);
 }
 
 int ballot_storage_adopt_snapshot(ballot_storage *s, uint64_t index, uint64_t term, const ballot_config *config,

@@ -187,9 +187,10 @@ typedef struct snap_meta {
 int snapshot_read(ballot_fs *fs, const char *path, uint64_t index, snap_meta *meta, ballot_rbuf **data,
 		  ballot_errmsg *em);
 /* Writes a snapshot durably under its final name in dir, made whole first under the name
- * for its index with tmp_suffix (which ends in TMP_SUFFIX: a crash leaves a temporary). */
+ * for its index with tmp_suffix (which ends in TMP_SUFFIX: a crash leaves a temporary),
+ * synced every sync_bytes, calling pace (if not NULL) after each sync but the last. */
 int snapshot_write(ballot_fs *fs, const char *dir, const snap_meta *meta, const ballot_rbuf *data,
-		   const char *tmp_suffix, ballot_errmsg *em);
+		   const char *tmp_suffix, size_t sync_bytes, void (*pace)(void *), void *pace_ctx, ballot_errmsg *em);
 /* The suffixes of the two writers' temporaries: the storage's own, and a file written
  * beside it (ballot_storage_write_snapshot_file), so the two never write one file. */
 #define SNAP_TMP_SUFFIX SNAP_SUFFIX TMP_SUFFIX

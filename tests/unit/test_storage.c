@@ -645,6 +645,59 @@ static void storage_install_snapshot_replaces_log(void **state)
 	harness_free(&h);
 }
 
+/* What a runtime's pause sees: one more megabyte of the snapshot written and synced each
+ * time it is called, never after the last; the file is whole afterwards. */
+typedef struct pace_log {
+	ballot_fs_sim *sim;
+	unsigned calls;
+	uint64_t syncs[8], bytes[8];
+} pace_log;
+
+static void pace_record(void *ctx)
+{
+	pace_log *p = ctx;
+	ballot_fs_sim_stats st;
+	ballot_fs_sim_stats_get(p->sim, &st);
+	if (p->calls < 8) {
+		p->syncs[p->calls] = st.datasyncs;
+		p->bytes[p->calls] = st.bytes_written;
+	}
+	p->calls++;
+}
+
+static void storage_snapshot_written_beside_pauses_between_synced_megabytes(void **state)
+{
+	(void)state;
+	harness h;
+	harness_init(&h, 32, BALLOT_WAL_SEGMENT_BYTES_MIN);
+	harness_open_ok(&h);
+	append_range(&h, 1, 20, 1, 0, len_100);
+	CHECK_OK(&h, ballot_storage_sync(h.s, &h.em));
+	ballot_config c = config_of(3);
+	size_t len = 2 * BALLOT_SNAPSHOT_SIDE_SYNC_BYTES + 4321;
+	ballot_rbuf *data = payload_new(20, 1, 3, len);
+	pace_log p = {.sim = h.sim};
+	ballot_fs_sim_stats before;
+	ballot_fs_sim_stats_get(h.sim, &before);
+	CHECK_OK(&h, ballot_storage_write_snapshot_file(h.fs, h.dir, 20, 1, &c, data, pace_record, &p, &h.em));
+	assert_int_equal(p.calls, 2);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(p.syncs[i] - before.datasyncs, i + 1);
+		uint64_t data_written = p.bytes[i] - before.bytes_written;
+		assert_true(data_written >= (i + 1) * (uint64_t)BALLOT_SNAPSHOT_SIDE_SYNC_BYTES);
+		assert_true(data_written < (i + 1) * (uint64_t)BALLOT_SNAPSHOT_SIDE_SYNC_BYTES + 4096);
+	}
+	bool adopted = false;
+	CHECK_OK(&h, ballot_storage_adopt_snapshot(h.s, 20, 1, &c, data->len, &adopted, &h.em));
+	assert_true(adopted);
+	harness_open_ok(&h);
+	assert_int_equal(h.rec.state.snap_index, 20);
+	assert_int_equal(h.rec.state.snap_data->len, len);
+	assert_memory_equal(h.rec.state.snap_data->data, data->data, len);
+	ballot_rbuf_unref(data);
+	harness_free(&h);
+}
+
 /* A snapshot written beside the storage (another thread, a child process) while the log
  * goes on, then adopted: it replaces the older snapshot, the log is kept, and a reopen
  * recovers the snapshot and the entries appended meanwhile. */
@@ -660,7 +713,7 @@ static void storage_snapshot_written_beside_is_adopted(void **state)
 	ballot_rbuf *old = payload_new(50, 1, 1, 300);
 	CHECK_OK(&h, ballot_storage_save_snapshot(h.s, 50, 1, &c, old, &h.em));
 	ballot_rbuf *data = payload_new(120, 1, 2, 7000);
-	CHECK_OK(&h, ballot_storage_write_snapshot_file(h.fs, h.dir, 120, 1, &c, data, &h.em));
+	CHECK_OK(&h, ballot_storage_write_snapshot_file(h.fs, h.dir, 120, 1, &c, data, NULL, NULL, &h.em));
 	append_range(&h, 201, 220, 1, 0, len_100); /* the log went on meanwhile */
 	CHECK_OK(&h, ballot_storage_sync(h.s, &h.em));
 	ballot_storage_status st;
@@ -711,7 +764,7 @@ static void storage_snapshot_written_beside_survives_a_crash(void **state)
 	CHECK_OK(&h, ballot_storage_sync(h.s, &h.em));
 	ballot_config c = config_of(3);
 	ballot_rbuf *data = payload_new(80, 1, 3, 4000);
-	CHECK_OK(&h, ballot_storage_write_snapshot_file(h.fs, h.dir, 80, 1, &c, data, &h.em));
+	CHECK_OK(&h, ballot_storage_write_snapshot_file(h.fs, h.dir, 80, 1, &c, data, NULL, NULL, &h.em));
 	harness_crash(&h, BALLOT_FS_SIM_CRASH_POWER);
 	harness_open_ok(&h);
 	assert_int_equal(h.rec.state.snap_index, 80);
@@ -746,7 +799,7 @@ static void storage_snapshot_written_beside_overtaken_by_install(void **state)
 	bool adopted = true;
 	assert_int_equal(ballot_storage_adopt_snapshot(h.s, 101, 1, &c, 10, &adopted, &h.em), BALLOT_EINVAL);
 	assert_false(adopted);
-	CHECK_OK(&h, ballot_storage_write_snapshot_file(h.fs, h.dir, 90, 1, &c, mine, &h.em));
+	CHECK_OK(&h, ballot_storage_write_snapshot_file(h.fs, h.dir, 90, 1, &c, mine, NULL, NULL, &h.em));
 	CHECK_OK(&h, ballot_storage_install_snapshot(h.s, 300, 2, &c, leaders, &h.em));
 	adopted = true;
 	CHECK_OK(&h, ballot_storage_adopt_snapshot(h.s, 90, 1, &c, mine->len, &adopted, &h.em));
@@ -756,7 +809,7 @@ static void storage_snapshot_written_beside_overtaken_by_install(void **state)
 	ballot_storage_status_get(h.s, &st);
 	assert_int_equal(st.snap_index, 300);
 	/* At the very index installed, the file is that position's snapshot: kept. */
-	CHECK_OK(&h, ballot_storage_write_snapshot_file(h.fs, h.dir, 300, 2, &c, leaders, &h.em));
+	CHECK_OK(&h, ballot_storage_write_snapshot_file(h.fs, h.dir, 300, 2, &c, leaders, NULL, NULL, &h.em));
 	CHECK_OK(&h, ballot_storage_adopt_snapshot(h.s, 300, 2, &c, leaders->len, &adopted, &h.em));
 	assert_false(adopted);
 	assert_true(has_name(&h, "00000000000000000300.snap"));
@@ -1702,6 +1755,7 @@ int main(void)
 		cmocka_unit_test(storage_spare_segment_is_taken_at_a_roll),
 		cmocka_unit_test(storage_compact_detach_leaves_files_for_later),
 		cmocka_unit_test(storage_snapshot_written_beside_is_adopted),
+		cmocka_unit_test(storage_snapshot_written_beside_pauses_between_synced_megabytes),
 		cmocka_unit_test(storage_snapshot_written_beside_survives_a_crash),
 		cmocka_unit_test(storage_snapshot_written_beside_overtaken_by_install),
 		cmocka_unit_test(storage_bootstrap_snapshot_at_index_zero),
