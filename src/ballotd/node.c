@@ -26,8 +26,12 @@ void ballot_node_config_default(ballot_node_config *c)
 	 * dies is replaced sooner: its closed connections are a hint (ballot_raft_leader_lost). */
 	c->election_ticks = 40;
 	c->heartbeat_ticks = 2;
-	c->snapshot_entries = 100000;
-	c->snapshot_bytes = 64u << 20; /* the log since a snapshot is kept in memory: bound it */
+	/* The log since a snapshot is kept in memory: bound what it holds (64 MiB, entries of
+	 * 150 bytes: about 270,000 of them), as Redis rewrites its AOF once it is 64 MB and
+	 * twice its base (a small state is not rewritten every few seconds under load). The
+	 * entry count is a backstop. */
+	c->snapshot_entries = 1000000;
+	c->snapshot_bytes = 64u << 20;
 	c->snapshot_fork = true;
 	c->clients_max = 10000;
 	c->no_leader_wait_ms = 2000;
@@ -539,7 +543,7 @@ static void apply_entries(node *n, const ballot_entry *entries, size_t count)
 			break;
 		}
 		n->applied = e->index;
-		n->applied_bytes += e->data != NULL ? e->data->len : 0;
+		n->applied_bytes += (e->data != NULL ? e->data->len : 0) + ENTRY_OVERHEAD_BYTES;
 		answer_proposals(n, e, normal ? &reply : NULL);
 	}
 	ballot_buf_free(&reply);

@@ -18,6 +18,10 @@
 #include "ballotd/node.h"
 #include "ballotd/node_store.h"
 
+/* What an entry of the in-memory log costs beyond its bytes: its slot in the log (32 bytes),
+ * its buffer's header (24) and the allocator's (16), rounded up. */
+#define ENTRY_OVERHEAD_BYTES 96
+
 typedef struct node node;
 typedef struct client_conn client_conn;
 
@@ -126,7 +130,8 @@ struct node {
 	uint64_t applied;
 	uint64_t last_snapshot;
 	bool snapshot_requested;  /* BALLOT SNAPSHOT: take one as soon as possible */
-	uint64_t applied_bytes;   /* entry bytes applied since the last snapshot (the log held in memory) */
+	uint64_t applied_bytes;   /* the memory the entries applied since the last snapshot hold
+				   * (their bytes and ENTRY_OVERHEAD_BYTES each: the log in memory) */
 	uint64_t last_snapshot_bytes; /* its size: the next waits for half as many log bytes */
 
 	/* a snapshot being written beside the store (node_snapshot.c) */
