@@ -494,9 +494,10 @@ static void cmd_info(client_conn *c, size_t argc, const ballot_resp_arg *argv, b
 				  n->client_count, n->cfg.clients_max);
 	if (info_wants(argc, argv, "stats"))
 		ballot_buf_printf(&text, "# Stats\r\ntotal_connections_received:%llu\r\n"
-				  "total_commands_processed:%llu\r\nrejected_connections:%llu\r\n\r\n",
+				  "total_commands_processed:%llu\r\nrejected_connections:%llu\r\n"
+				  "latest_fork_usec:%llu\r\n\r\n",
 				  (unsigned long long)n->connections_total, (unsigned long long)n->commands,
-				  (unsigned long long)n->rejected_connections);
+				  (unsigned long long)n->rejected_connections, (unsigned long long)n->snap.fork_us);
 	if (info_wants(argc, argv, "commandstats")) {
 		ballot_buf_puts(&text, "# Commandstats\r\n");
 		for (size_t i = 0; i < sizeof n->cmdstats / sizeof n->cmdstats[0]; i++) {

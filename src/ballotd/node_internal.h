@@ -155,6 +155,7 @@ struct node {
 		ballot_errmsg em;
 		/* for INFO persistence */
 		uint64_t count, failures, last_ms, last_index;
+		uint64_t fork_us; /* how long the latest fork held the loop (Redis's latest_fork_usec) */
 		bool last_ok, last_forked;
 	} snap;
 

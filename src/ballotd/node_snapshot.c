@@ -217,9 +217,11 @@ static bool start_child(node *n)
 	if (pipe2(fds, O_CLOEXEC) != 0)
 		return false;
 	pid_t parent = getpid();
+	uint64_t before = mono_ns();
 	pid_t pid = fork();
 	if (pid == 0)
 		child_main(n, parent, fds[1]);
+	n->snap.fork_us = (mono_ns() - before) / 1000;
 	close(fds[1]);
 	if (pid < 0) {
 		close(fds[0]);

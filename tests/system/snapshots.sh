@@ -52,6 +52,8 @@ check "node $w's writer is at work (snapshot_in_progress:1)" wait_until 5 in_pro
 child=$(writer_of "$w")
 check "node $w's writer is a child process (${child:-none})" test -n "$child"
 check "the writer is ballotd's own (fork)" test "$(persistence "$w" snapshot_writer)" = fork
+fork_us=$(cli "$w" INFO stats 2>/dev/null | tr -d '\r' | sed -n 's/^latest_fork_usec://p')
+check "INFO stats says how long the fork took (latest_fork_usec:${fork_us:-none})" test "${fork_us:-0}" -gt 0
 fill "$w" 5001 6000 # through the node at work: it forwards them to the leader
 check "writes through node $w while its writer is at work" test "$(cli "$w" GET k:6000)" = value-6000
 check "...and it was still at work after them" in_progress "$w" 1
