@@ -10,9 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define BALLOT_RBUF_ARENA_CHUNK_BYTES (4u * 1024 * 1024)
+
 typedef struct ballot_rbuf {
 	uint32_t refs;
-	uint8_t external_;     /* private: the bytes are the caller's (ballot_rbuf_wrap) */
+	uint8_t external_;     /* private: 0 allocated, 1 the caller's bytes (ballot_rbuf_wrap), 2 in the arena */
 	size_t len;
 	unsigned char *data;   /* len bytes, right after this header unless wrapped */
 } ballot_rbuf;
@@ -31,5 +33,20 @@ ballot_rbuf *ballot_rbuf_ref(ballot_rbuf *b);
 
 /* Drops one reference; frees on the last. NULL is allowed. */
 void ballot_rbuf_unref(ballot_rbuf *b);
+
+/* Like ballot_rbuf_new, for a buffer that lives long, goes about oldest first and that a
+ * forked child never reads: a log entry's payload. Once ballot_rbuf_use_unforked_arena was
+ * called, such buffers come from memory a forked child does not inherit (Linux: madvise
+ * MADV_DONTFORK): chunks of BALLOT_RBUF_ARENA_CHUNK_BYTES filled in turn, each given back to
+ * the system when its last buffer goes (a buffer of more than a quarter chunk has a mapping
+ * of its own). Space is not reused within a chunk, hence "oldest first". For a runtime that
+ * forks a child to write a snapshot of its state (ballotd): the fork copies no page table of
+ * the log, most of a node's memory; the child must read no such buffer (it would fault).
+ * Arena buffers may be made and dropped on any thread (a mutex guards the arena). */
+ballot_rbuf *ballot_rbuf_new_unforked(const void *data, size_t len);
+void ballot_rbuf_use_unforked_arena(void);
+
+/* The arena's chunks and mapped bytes now (0, 0 without it): for tests and INFO. */
+void ballot_rbuf_arena_stats(size_t *chunks, size_t *mapped_bytes);
 
 #endif

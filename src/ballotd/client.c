@@ -650,7 +650,7 @@ static bool exec_multi(client_conn *c, reply_slot *slot, ballot_buf *out)
 {
 	bool doomed = c->multi_error;
 	uint32_t count = c->batch.count;
-	ballot_rbuf *entry = doomed || count == 0 ? NULL : ballot_rbuf_new(c->multi.data, c->multi.len);
+	ballot_rbuf *entry = doomed || count == 0 ? NULL : ballot_rbuf_new_unforked(c->multi.data, c->multi.len);
 	multi_reset(c);
 	if (doomed) {
 		ballot_resp_error(out, "EXECABORT Transaction discarded because of previous errors.");

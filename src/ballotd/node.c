@@ -257,7 +257,7 @@ static void leader_write(node *n, origin to, ballot_rbuf *cmd)
 	ballot_envelope e = {.client_id = 0, .seq = 0, .time_ms = node_now_ms(), .cmd = cmd->data, .cmd_len = cmd->len};
 	ballot_rbuf *entry = NULL;
 	if (ballot_envelope_encode(&e, &env) == 0)
-		entry = ballot_rbuf_new(env.data, env.len);
+		entry = ballot_rbuf_new_unforked(env.data, env.len); /* the log's */
 	ballot_buf_free(&env);
 	if (entry == NULL) {
 		node_reply_error(n, &to, "ERR out of memory");

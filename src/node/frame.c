@@ -855,7 +855,7 @@ static int decode_entry(reader *r, ballot_entry *e, size_t i, size_t count, ball
 				     i + 1, count, len, r->left);
 	if (!(flags & ENTRY_HAS_DATA))
 		return 0;
-	e->data = ballot_rbuf_new(bytes, len);
+	e->data = ballot_rbuf_new_unforked(bytes, len); /* a log entry's */
 	if (e->data == NULL)
 		return ballot_errorf(em, BALLOT_ENOMEM, "raft frame: out of memory for entry %zu of %zu", i + 1, count);
 	return 0;

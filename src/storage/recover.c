@@ -60,7 +60,7 @@ static int entry_push(storage_walk *w, const seg_record *rec, ballot_errmsg *em)
 		w->entry_cap = cap;
 	}
 	ballot_rbuf *data = NULL;
-	if (rec->h.len > 0 && (data = ballot_rbuf_new(rec->payload, rec->h.len)) == NULL)
+	if (rec->h.len > 0 && (data = ballot_rbuf_new_unforked(rec->payload, rec->h.len)) == NULL)
 		return ballot_errorf(em, BALLOT_ENOMEM, "recovery: out of memory for entry %llu",
 				     (unsigned long long)rec->h.index);
 	w->entries[w->entry_count++] = (ballot_entry){.term = rec->h.term, .index = rec->h.index,
