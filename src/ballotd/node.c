@@ -2,7 +2,10 @@
  *
  * The driver's cycle is the one ballot/raft.h prescribes: take a ready, send what may
  * leave now, persist on the thread pool (one sync covers every entry the ready holds:
- * group commit), then send the acknowledgements, apply, answer, advance. */
+ * group commit), then send the acknowledgements, apply, answer, advance. A leader syncing
+ * a batch on the pool applies and answers what is committed (durable on a majority) as the
+ * ready is taken and, while the sync runs, as acknowledgements commit more
+ * (ballot_raft_take_committed): its own sync is off the write's path. */
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
