@@ -292,6 +292,10 @@ _Static_assert(BALLOT_RAFT_ENTRY_BYTES_MAX <= UINT32_MAX, "entry lengths are 32-
  * most this much of it. */
 #define BALLOT_SNAPSHOT_SIDE_SYNC_BYTES (1u * 1024 * 1024)
 
+/* A spare segment (ballot_storage_prepare_spare) is written and synced this many bytes at a
+ * time, with the caller's pause between: a log sync waits behind at most this much of it. */
+#define BALLOT_SPARE_SYNC_BYTES (256u * 1024)
+
 /* The longest path storage composes: the data directory, a slash and a file name. */
 #define BALLOT_STORAGE_PATH_MAX 4096
 

@@ -177,8 +177,9 @@ int ballot_storage_remove_files(ballot_fs *fs, const ballot_fs_names *paths, bal
  * fdatasync. A spare is a segment-sized file of zeros written beforehand, off the write path
  * (any thread, beside the storage): when the log rolls over to a new segment of that size it
  * takes the spare instead, and its syncs only write data. ballot_storage_prepare_spare makes
- * DIR/spare.wal of `bytes` zeros unless there is one (written as spare.wal.tmp a megabyte at a
- * time, each synced, then renamed; pace, if not NULL, is called between megabytes: a runtime
+ * DIR/spare.wal of `bytes` zeros unless there is one (written as spare.wal.tmp
+ * BALLOT_SPARE_SYNC_BYTES at a time, each synced, then renamed; pace, if not NULL, is called
+ * between: a runtime
  * sleeps there, so the spare takes little of the disk at once); a spare of another size is
  * removed when a segment is made. Recovery keeps a spare and removes a half-written one.
  * status.spares_taken counts those taken. */

@@ -506,15 +506,15 @@ int ballot_storage_prepare_spare(ballot_fs *fs, const char *dir, uint64_t bytes,
 		if (rc == 0 && size == bytes)
 			return 0; /* there is one */
 	}
-	size_t chunk = 1u << 20;
+	size_t chunk = BALLOT_SPARE_SYNC_BYTES;
 	unsigned char *zeros = calloc(1, chunk);
 	if (zeros == NULL)
 		return ballot_errorf(em, BALLOT_ENOMEM, "preparing %s: out of memory", tmp);
 	rc = ballot_fs_open(fs, tmp, BALLOT_FS_RDWR | BALLOT_FS_CREATE, &f, em);
 	if (rc == 0)
 		rc = ballot_fs_truncate(fs, f, 0, em);
-	/* Written and synced a megabyte at a time, with the caller's pause between, so a log
-	 * sync never waits behind more than a megabyte of it. */
+	/* Written and synced a slice at a time, with the caller's pause between, so a log sync
+	 * never waits behind more than a slice of it. */
 	for (uint64_t at = 0; rc == 0 && at < bytes;) {
 		size_t n = bytes - at < chunk ? (size_t)(bytes - at) : chunk;
 		rc = ballot_fs_pwrite(fs, f, zeros, n, at, em);
