@@ -674,22 +674,30 @@ static void leader_counts_itself_only_after_advance(void **state)
 	ballot_raft_free(r);
 }
 
+/* Node 1 of 3, elected with node 2's vote, with the ready holding its no-op (entry 1, term 1)
+ * taken and not advanced: "syncing". */
+static ballot_raft *leader_syncing_its_noop(ballot_raft_ready *rd)
+{
+	ballot_raft *r = lone_node(1, 3, false);
+	for (int i = 0; i < 2 * 10 && !ballot_raft_has_ready(r); i++)
+		ballot_raft_tick(r);
+	ballot_raft_ready_take(r, rd);
+	ballot_raft_advance(r, rd);
+	ballot_msg grant = {.type = BALLOT_MSG_VOTE_RESP, .from = 2, .to = 1, .term = 1, .success = true};
+	ballot_raft_step(r, &grant);
+	assert_int_equal(ballot_raft_role(r, NULL), BALLOT_ROLE_LEADER);
+	ballot_raft_ready_take(r, rd);
+	return r;
+}
+
 /* ballot_raft_take_messages: while a ready is outstanding (its entries syncing), a leader's
  * new proposals leave at once, one append per follower for all of them; its own entries
  * still count only after the advance; acknowledgements never leave early. */
 static void leader_sends_new_appends_while_a_ready_syncs(void **state)
 {
 	(void)state;
-	ballot_raft *r = lone_node(1, 3, false);
-	for (int i = 0; i < 2 * 10 && !ballot_raft_has_ready(r); i++)
-		ballot_raft_tick(r);
 	ballot_raft_ready rd;
-	ballot_raft_ready_take(r, &rd);
-	ballot_raft_advance(r, &rd);
-	ballot_msg grant = {.type = BALLOT_MSG_VOTE_RESP, .from = 2, .to = 1, .term = 1, .success = true};
-	ballot_raft_step(r, &grant);
-	assert_int_equal(ballot_raft_role(r, NULL), BALLOT_ROLE_LEADER);
-	ballot_raft_ready_take(r, &rd); /* the no-op: now "syncing" */
+	ballot_raft *r = leader_syncing_its_noop(&rd);
 	assert_int_equal(rd.entry_count, 1);
 	for (uint64_t id = 2; id <= 3; id++) { /* both followers take the probe: replicating */
 		ballot_msg ok = {.type = BALLOT_MSG_APPEND_RESP, .from = id, .to = 1, .term = 1, .success = true,
@@ -752,16 +760,8 @@ static void leader_sends_new_appends_while_a_ready_syncs(void **state)
 static void leader_hands_out_committed_entries_while_a_ready_syncs(void **state)
 {
 	(void)state;
-	ballot_raft *r = lone_node(1, 3, false);
-	for (int i = 0; i < 2 * 10 && !ballot_raft_has_ready(r); i++)
-		ballot_raft_tick(r);
 	ballot_raft_ready rd;
-	ballot_raft_ready_take(r, &rd);
-	ballot_raft_advance(r, &rd);
-	ballot_msg grant = {.type = BALLOT_MSG_VOTE_RESP, .from = 2, .to = 1, .term = 1, .success = true};
-	ballot_raft_step(r, &grant);
-	assert_int_equal(ballot_raft_role(r, NULL), BALLOT_ROLE_LEADER);
-	ballot_raft_ready_take(r, &rd); /* the no-op: now "syncing" */
+	ballot_raft *r = leader_syncing_its_noop(&rd);
 	assert_int_equal(rd.committed_count, 0);
 	ballot_entry *got = NULL;
 	assert_int_equal(ballot_raft_take_committed(r, &got), 0); /* nothing committed yet */
