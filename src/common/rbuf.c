@@ -33,7 +33,6 @@ static struct {
 	size_t chunks, mapped;
 } arena = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-
 static arena_chunk *chunk_map(size_t size)
 {
 	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
