@@ -46,7 +46,8 @@ void ballot_rbuf_unref(ballot_rbuf *b);
 ballot_rbuf *ballot_rbuf_new_unforked(const void *data, size_t len);
 void ballot_rbuf_use_unforked_arena(void);
 
-/* The arena's chunks and mapped bytes now (0, 0 without it): for tests and INFO. */
-void ballot_rbuf_arena_stats(size_t *chunks, size_t *mapped_bytes);
+/* The arena's chunks now, and the bytes handed out in them (buffers freed in a chunk still
+ * held count until the chunk goes): 0, 0 without it. For tests and INFO memory. */
+void ballot_rbuf_arena_stats(size_t *chunks, size_t *bytes);
 
 #endif

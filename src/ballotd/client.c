@@ -5,11 +5,14 @@
  * from the head as slots fill (pipelining). Data commands go to the key-value state
  * machine through the log (writes) or ReadIndex (reads); the rest are answered here. */
 #include <ctype.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
+#include "ballot/rbuf.h"
 #include "ballot/resp.h"
 #include "common/assert.h"
 #include "common/decimal.h"
@@ -478,6 +481,47 @@ static bool info_wants(size_t argc, const ballot_resp_arg *argv, const char *sec
 	return false;
 }
 
+/* Bytes as Redis's *_human fields write them: 1.50M. */
+static void human_bytes(char *out, size_t cap, uint64_t bytes)
+{
+	static const char units[] = "BKMGTP";
+	double v = (double)bytes;
+	unsigned u = 0;
+	while (v >= 1024 && u + 1 < sizeof units - 1) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(out, cap, "%lluB", (unsigned long long)bytes);
+	else
+		snprintf(out, cap, "%.2f%c", v, units[u]);
+}
+
+/* # Memory: what the allocator holds (malloc's, and the log's arena), what is resident. The
+ * fields Redis's tools read (redis-cli --stat: used_memory). */
+static void info_memory(ballot_buf *text)
+{
+	struct mallinfo2 mi = mallinfo2();
+	size_t chunks = 0, log_bytes = 0;
+	ballot_rbuf_arena_stats(&chunks, &log_bytes);
+	uint64_t used = (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd + log_bytes;
+	uint64_t rss = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long long pages_total = 0, pages_resident = 0;
+	if (f != NULL) {
+		if (fscanf(f, "%llu %llu", &pages_total, &pages_resident) == 2)
+			rss = pages_resident * (uint64_t)sysconf(_SC_PAGESIZE);
+		fclose(f);
+	}
+	char used_h[32], rss_h[32];
+	human_bytes(used_h, sizeof used_h, used);
+	human_bytes(rss_h, sizeof rss_h, rss);
+	ballot_buf_printf(text, "# Memory\r\nused_memory:%llu\r\nused_memory_human:%s\r\nused_memory_rss:%llu\r\n"
+			  "used_memory_rss_human:%s\r\nused_memory_log:%llu\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\n"
+			  "maxmemory_policy:noeviction\r\nmem_allocator:libc\r\n\r\n",
+			  (unsigned long long)used, used_h, (unsigned long long)rss, rss_h, (unsigned long long)log_bytes);
+}
+
 static void cmd_info(client_conn *c, size_t argc, const ballot_resp_arg *argv, ballot_buf *out)
 {
 	node *n = c->n;
@@ -490,8 +534,10 @@ static void cmd_info(client_conn *c, size_t argc, const ballot_resp_arg *argv, b
 			  (int)uv_os_getpid(), strrchr(n->cfg.listen, ':') + 1,
 			  (unsigned long long)((now - n->started_ms) / 1000));
 	if (info_wants(argc, argv, "clients"))
-		ballot_buf_printf(&text, "# Clients\r\nconnected_clients:%u\r\nmaxclients:%u\r\n\r\n",
+		ballot_buf_printf(&text, "# Clients\r\nconnected_clients:%u\r\nmaxclients:%u\r\nblocked_clients:0\r\n\r\n",
 				  n->client_count, n->cfg.clients_max);
+	if (info_wants(argc, argv, "memory"))
+		info_memory(&text);
 	if (info_wants(argc, argv, "stats"))
 		ballot_buf_printf(&text, "# Stats\r\ntotal_connections_received:%llu\r\n"
 				  "total_commands_processed:%llu\r\nrejected_connections:%llu\r\n"

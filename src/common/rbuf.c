@@ -30,7 +30,7 @@ static atomic_bool arena_on;
 static struct {
 	pthread_mutex_t lock;
 	arena_chunk *open;
-	size_t chunks, mapped;
+	size_t chunks, used; /* chunks mapped, and the bytes handed out in them */
 } arena = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static arena_chunk *chunk_map(size_t size)
@@ -43,14 +43,14 @@ static arena_chunk *chunk_map(size_t size)
 	arena_chunk *c = m;
 	*c = (arena_chunk){.size = size, .used = ARENA_HEADER, .live = 0, .open = false};
 	arena.chunks++;
-	arena.mapped += size;
+	arena.used += ARENA_HEADER;
 	return c;
 }
 
 static void chunk_unmap(arena_chunk *c)
 {
 	arena.chunks--;
-	arena.mapped -= c->size;
+	arena.used -= c->used;
 	munmap(c, c->size);
 }
 
@@ -80,6 +80,7 @@ static void *arena_alloc(size_t len)
 	if (c != NULL) {
 		p = (unsigned char *)c + c->used;
 		c->used += need;
+		arena.used += need;
 		c->live++;
 		*(arena_chunk **)p = c;
 		p += ARENA_PREFIX;
@@ -103,11 +104,11 @@ void ballot_rbuf_use_unforked_arena(void)
 	atomic_store(&arena_on, true);
 }
 
-void ballot_rbuf_arena_stats(size_t *chunks, size_t *mapped_bytes)
+void ballot_rbuf_arena_stats(size_t *chunks, size_t *bytes)
 {
 	pthread_mutex_lock(&arena.lock);
 	*chunks = arena.chunks;
-	*mapped_bytes = arena.mapped;
+	*bytes = arena.used;
 	pthread_mutex_unlock(&arena.lock);
 }
 

@@ -99,6 +99,12 @@ cli 1 INFO replication | grep -q "^commit_index:" && ok || fail "INFO replicatio
 cli 1 INFO commandstats | grep -q "^cmdstat_set:calls=" && ok || fail "INFO commandstats"
 [[ $(cli 1 INFO | grep -c "^# ") -ge 4 ]] && ok || fail "INFO sections"
 cli 1 INFO | grep -q "^# Commandstats" && fail "INFO shows commandstats by default" || ok
+used=$(cli 1 INFO memory | tr -d '\r' | sed -n 's/^used_memory://p')
+[[ ${used:-0} -gt 0 ]] && ok || fail "INFO memory used_memory: ${used:-none}"
+# redis-cli --stat reads used_memory, blocked_clients and the persistence fields: every
+# column a number (a missing field shows as -9223372036854775808).
+stat=$({ timeout 1.5 stdbuf -oL redis-cli -p $((base + 11)) --stat 2>&1 || true; } | sed -n 3p)
+[[ -n $stat && $stat != *-9223372036854775808* ]] && ok || fail "redis-cli --stat: '$stat'"
 
 # Python's redis package (Debian's python3-redis): plain commands and a MULTI/EXEC pipeline,
 # through a follower.
