@@ -513,6 +513,8 @@ static void info_memory(ballot_buf *text)
 			rss = pages_resident * (uint64_t)sysconf(_SC_PAGESIZE);
 		fclose(f);
 	}
+	if (mi.uordblks + mi.hblkhd == 0)
+		used = rss; /* an allocator that keeps no count (a sanitizer's): what is resident */
 	char used_h[32], rss_h[32];
 	human_bytes(used_h, sizeof used_h, used);
 	human_bytes(rss_h, sizeof rss_h, rss);
