@@ -66,29 +66,22 @@ static int serialize(node *n, ballot_rbuf **out)
 
 /* ---- the writer ------------------------------------------------------------------------ */
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Between the megabytes of a snapshot file: pause as long as the last one took to write and
  * sync (up to PACE_MAX_NS), so the writer has at most half the disk's time and the log's
  * syncs wait behind little of it. A gigabyte takes about twice as long to write. */
 static void pace(void *ctx)
 {
 	uint64_t *since = ctx;
-	uint64_t took = mono_ns() - *since;
+	uint64_t took = uv_hrtime() - *since;
 	struct timespec ts = {.tv_nsec = (long)(took < PACE_MAX_NS ? took : PACE_MAX_NS)};
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
-	*since = mono_ns();
+	*since = uv_hrtime();
 }
 
 static int write_file(node *n, const ballot_rbuf *data, ballot_errmsg *em)
 {
-	uint64_t since = mono_ns();
+	uint64_t since = uv_hrtime();
 	return node_store_write_snapshot_file(n->store, n->snap.index, n->snap.term, &n->snap.config, data, pace, &since,
 					      em);
 }
@@ -217,11 +210,11 @@ static bool start_child(node *n)
 	if (pipe2(fds, O_CLOEXEC) != 0)
 		return false;
 	pid_t parent = getpid();
-	uint64_t before = mono_ns();
+	uint64_t before = uv_hrtime();
 	pid_t pid = fork();
 	if (pid == 0)
 		child_main(n, parent, fds[1]);
-	n->snap.fork_us = (mono_ns() - before) / 1000;
+	n->snap.fork_us = (uv_hrtime() - before) / 1000;
 	close(fds[1]);
 	if (pid < 0) {
 		close(fds[0]);

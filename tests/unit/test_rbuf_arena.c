@@ -29,8 +29,8 @@ static unsigned char pattern(size_t i, size_t k)
 static void buffers_are_whole_and_chunks_go_back_as_they_empty(void **state)
 {
 	(void)state;
-	size_t chunks0, mapped0;
-	ballot_rbuf_arena_stats(&chunks0, &mapped0);
+	size_t chunks0, bytes0;
+	ballot_rbuf_arena_stats(&chunks0, &bytes0);
 	enum { N = 60000 };
 	ballot_rbuf **bufs = calloc(N, sizeof *bufs);
 	assert_non_null(bufs);
@@ -43,10 +43,10 @@ static void buffers_are_whole_and_chunks_go_back_as_they_empty(void **state)
 		assert_non_null(bufs[i]);
 		assert_int_equal((uintptr_t)bufs[i]->data % 8, 0);
 	}
-	size_t chunks, mapped;
-	ballot_rbuf_arena_stats(&chunks, &mapped);
+	size_t chunks, bytes;
+	ballot_rbuf_arena_stats(&chunks, &bytes);
 	assert_true(chunks >= chunks0 + 2); /* about 12 MiB of buffers: several chunks */
-	assert_true(mapped >= (size_t)N * 200);
+	assert_true(bytes >= (size_t)N * 200);
 	for (size_t i = 0; i < N; i++) {
 		assert_int_equal(bufs[i]->len, i % 400);
 		for (size_t k = 0; k < bufs[i]->len; k++)
@@ -57,12 +57,12 @@ static void buffers_are_whole_and_chunks_go_back_as_they_empty(void **state)
 	ballot_rbuf *kept = ballot_rbuf_ref(bufs[10]);
 	for (size_t i = 0; i < N; i++)
 		ballot_rbuf_unref(bufs[i]);
-	ballot_rbuf_arena_stats(&chunks, &mapped);
+	ballot_rbuf_arena_stats(&chunks, &bytes);
 	assert_true(chunks <= chunks0 + 2); /* the one in use, and the one `kept` holds */
 	assert_int_equal(kept->len, 10);
 	assert_int_equal(kept->data[9], pattern(10, 9));
 	ballot_rbuf_unref(kept);
-	ballot_rbuf_arena_stats(&chunks, &mapped);
+	ballot_rbuf_arena_stats(&chunks, &bytes);
 	assert_true(chunks <= chunks0 + 1);
 	free(bufs);
 }
@@ -71,20 +71,20 @@ static void buffers_are_whole_and_chunks_go_back_as_they_empty(void **state)
 static void a_large_buffer_has_its_own_mapping(void **state)
 {
 	(void)state;
-	size_t chunks0, mapped0, chunks, mapped;
-	ballot_rbuf_arena_stats(&chunks0, &mapped0);
+	size_t chunks0, bytes0, chunks, bytes;
+	ballot_rbuf_arena_stats(&chunks0, &bytes0);
 	size_t len = BALLOT_RBUF_ARENA_CHUNK_BYTES / 2 + 3;
 	ballot_rbuf *b = ballot_rbuf_new_unforked(NULL, len);
 	assert_non_null(b);
 	memset(b->data, 0x5a, len);
-	ballot_rbuf_arena_stats(&chunks, &mapped);
+	ballot_rbuf_arena_stats(&chunks, &bytes);
 	assert_int_equal(chunks, chunks0 + 1);
-	assert_true(mapped >= mapped0 + len);
+	assert_true(bytes >= bytes0 + len);
 	assert_int_equal(b->data[len - 1], 0x5a);
 	ballot_rbuf_unref(b);
-	ballot_rbuf_arena_stats(&chunks, &mapped);
+	ballot_rbuf_arena_stats(&chunks, &bytes);
 	assert_int_equal(chunks, chunks0);
-	assert_int_equal(mapped, mapped0);
+	assert_int_equal(bytes, bytes0);
 }
 
 /* The point of it: a forked child cannot read a buffer (it faults), while the rest of the
@@ -124,12 +124,12 @@ static void a_forked_child_does_not_inherit_the_buffers(void **state)
 static void without_the_arena_buffers_are_plain(void **state)
 {
 	(void)state;
-	size_t chunks0, mapped0, chunks, mapped;
-	ballot_rbuf_arena_stats(&chunks0, &mapped0);
+	size_t chunks0, bytes0, chunks, bytes;
+	ballot_rbuf_arena_stats(&chunks0, &bytes0);
 	ballot_rbuf *b = ballot_rbuf_new_unforked("abc", 3);
 	assert_non_null(b);
 	assert_memory_equal(b->data, "abc", 3);
-	ballot_rbuf_arena_stats(&chunks, &mapped);
+	ballot_rbuf_arena_stats(&chunks, &bytes);
 	assert_int_equal(chunks, chunks0);
 	ballot_rbuf_unref(b);
 }
