@@ -168,8 +168,11 @@ check "the wiped node holds every key itself (INFO keyspace: $(keys "$w") here, 
 	test "$(keys "$w")" = "$(keys "$l")"
 stop "$w"
 first=$(records "$(dir "$w")" | sed -n '1s/^[^ ]* [^ ]* \([0-9]*\) .*/\1/p')
-check "the wiped node's log starts after a snapshot (first entry ${first:-none}), not at 1" test "${first:-1}" -gt 1
-"$BALLOT" wal dump "$(dir "$w")" | grep '^# snapshot' || true
+snapshot=$("$BALLOT" wal dump "$(dir "$w")" | grep '^# snapshot' || true)
+# Caught up by the snapshot, not by the log from entry 1: the dir holds the snapshot, and
+# its log, empty when the snapshot reached the last entry, starts after it.
+from_snapshot() { [[ -n $snapshot && ( -z $first || $first -gt 1 ) ]]; }
+check "the wiped node holds a snapshot (${snapshot:-none}) and its log starts after it (first entry ${first:-none}), not at 1" from_snapshot
 start "$w"
 l=$(wait_leader)
 wait_until 10 caught_up "$w" "$(info "$l" commit_index)" || true
