@@ -335,6 +335,12 @@ size_t ballot_raft_take_messages(ballot_raft *r, ballot_msg ***out);
 size_t ballot_raft_take_committed(ballot_raft *r, ballot_entry **out);
 void ballot_raft_entries_free(ballot_entry *entries, size_t count);
 
+/* Hands over the reads confirmed (or failed) since the last ready, even while a ready is
+ * outstanding, so a read waits neither for a sync nor for a leader that holds its own sync
+ * back. Answer each once applied >= its index, as a ready's reads. Returns the count; *out
+ * is the array, to free with free (NULL if none). */
+size_t ballot_raft_take_reads(ballot_raft *r, ballot_read_state **out);
+
 /* The configuration in force: the latest in the log, committed or not (borrowed, valid
  * until the next call into the core). */
 const ballot_config *ballot_raft_config(const ballot_raft *r);

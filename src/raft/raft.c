@@ -1973,6 +1973,17 @@ size_t ballot_raft_take_committed(ballot_raft *r, ballot_entry **out)
 	return count;
 }
 
+size_t ballot_raft_take_reads(ballot_raft *r, ballot_read_state **out)
+{
+	size_t count = r->read_state_count;
+	*out = count > 0 ? r->read_states : NULL;
+	if (count == 0)
+		free(r->read_states);
+	r->read_states = NULL;
+	r->read_state_count = r->read_state_cap = 0;
+	return count;
+}
+
 void ballot_raft_entries_free(ballot_entry *entries, size_t count)
 {
 	free_entries(entries, count);

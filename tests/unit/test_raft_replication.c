@@ -814,6 +814,54 @@ static void leader_hands_out_committed_entries_while_a_ready_syncs(void **state)
 	ballot_raft_free(r);
 }
 
+/* ballot_raft_take_reads: a read confirmed by the followers while the leader's ready syncs
+ * (here the leader has not even advanced its no-op) is handed out at once, not in the next
+ * ready; the next ready then holds no reads. */
+static void leader_hands_out_confirmed_reads_while_a_ready_syncs(void **state)
+{
+	(void)state;
+	ballot_raft_ready rd;
+	ballot_raft *r = leader_syncing_its_noop(&rd);
+	for (uint64_t id = 2; id <= 3; id++) { /* the no-op committed by the followers alone */
+		ballot_msg ok = {.type = BALLOT_MSG_APPEND_RESP, .from = id, .to = 1, .term = 1, .success = true,
+				 .match_index = 1};
+		ballot_raft_step(r, &ok);
+	}
+	ballot_entry *got = NULL;
+	size_t count = ballot_raft_take_committed(r, &got);
+	assert_int_equal(count, 1);
+	ballot_raft_entries_free(got, count);
+
+	assert_int_equal(ballot_raft_read(r, 7), 0);
+	ballot_read_state *reads = NULL;
+	assert_int_equal(ballot_raft_take_reads(r, &reads), 0); /* not confirmed yet */
+	assert_null(reads);
+	ballot_msg **msgs = NULL;
+	uint64_t round = 0;
+	for (size_t i = 0, n = ballot_raft_take_messages(r, &msgs); i < n; i++) {
+		if (msgs[i]->type == BALLOT_MSG_APPEND && msgs[i]->entry_count == 0) /* a heartbeat */
+			round = msgs[i]->read_round;
+		ballot_msg_free(msgs[i]);
+	}
+	free(msgs);
+	assert_true(round > 0);
+	ballot_msg hb = {.type = BALLOT_MSG_APPEND_RESP, .from = 2, .to = 1, .term = 1, .success = true,
+			 .match_index = 1, .read_round = round};
+	ballot_raft_step(r, &hb);
+	count = ballot_raft_take_reads(r, &reads);
+	assert_int_equal(count, 1);
+	assert_int_equal(reads[0].request, 7);
+	assert_true(reads[0].ok);
+	assert_int_equal(reads[0].index, 1);
+	free(reads);
+
+	ballot_raft_advance(r, &rd);
+	ballot_raft_ready_take(r, &rd);
+	assert_int_equal(rd.read_count, 0);
+	ballot_raft_advance(r, &rd);
+	ballot_raft_free(r);
+}
+
 /* A follower installing the leader's snapshot hands out nothing committed after it until
  * the ready that installs it is advanced: the state machine must be restored first. */
 static void nothing_is_handed_out_before_an_outstanding_snapshot_is_installed(void **state)
@@ -932,6 +980,7 @@ int main(void)
 		cmocka_unit_test(leader_counts_itself_only_after_advance),
 		cmocka_unit_test(leader_sends_new_appends_while_a_ready_syncs),
 		cmocka_unit_test(leader_hands_out_committed_entries_while_a_ready_syncs),
+		cmocka_unit_test(leader_hands_out_confirmed_reads_while_a_ready_syncs),
 		cmocka_unit_test(nothing_is_handed_out_before_an_outstanding_snapshot_is_installed),
 		cmocka_unit_test(wiped_follower_is_sent_the_log_again),
 	};
