@@ -39,6 +39,9 @@ static const char usage[] =
 	"  --snapshot-writer fork|thread  who serializes and writes a snapshot while the node\n"
 	"                        goes on: a child process with a copy-on-write view of the\n"
 	"                        state (default), or a pool thread, the loop serializing\n"
+	"  --leader-sync-ms MS   a leader whose followers commit its batches before its own sync\n"
+	"                        ends syncs its log at most every MS ms, so the disk serves\n"
+	"                        theirs first (default 5; 0: back to back, as the followers)\n"
 	"  --max-clients N       client connections (default 10000)\n"
 	"  --follower MODE       what a follower does with a command for the leader: 'forward' it\n"
 	"                        and relay the answer (default), or 'redirect' the client with\n"
@@ -133,6 +136,8 @@ static void set_key(ballot_node_config *c, const char *key, const char *v)
 		c->snapshot_fork = strcmp(v, "fork") == 0;
 	else if (strcmp(key, "snapshot-writer") == 0)
 		die_usage("--snapshot-writer '%s': give 'fork' or 'thread'", v);
+	else if (strcmp(key, "leader-sync-ms") == 0)
+		c->leader_sync_ms = (unsigned)parse_number(key, v, 0, 1000);
 	else if (strcmp(key, "max-clients") == 0)
 		c->clients_max = (unsigned)parse_number(key, v, 1, 1000000);
 	else if (strcmp(key, "follower") == 0 && (strcmp(v, "forward") == 0 || strcmp(v, "redirect") == 0))

@@ -36,6 +36,10 @@ void ballot_node_config_default(ballot_node_config *c)
 	c->snapshot_entries = 1000000;
 	c->snapshot_bytes = 64u << 20;
 	c->snapshot_fork = true;
+	/* Every node's log sync shares the disk with the others' (in a cluster on one disk, and
+	 * in a virtual machine's host). A leader whose followers commit without waiting for its
+	 * own sync lets theirs go first: it syncs at most every 5 ms, in larger batches. */
+	c->leader_sync_ms = 5;
 	c->clients_max = 10000;
 	c->no_leader_wait_ms = 2000;
 }
@@ -125,6 +129,8 @@ int ballot_node_config_check(const ballot_node_config *c, ballot_errmsg *em)
 	}
 	if (c->data_dir[0] == '\0')
 		return ballot_errorf(em, BALLOT_EINVAL, "--data-dir: give a directory for this node's log");
+	if (c->leader_sync_ms > 1000)
+		return ballot_errorf(em, BALLOT_EINVAL, "--leader-sync-ms %u: must be 0 to 1000", c->leader_sync_ms);
 	if (c->tick_ms < 1 || c->tick_ms > 10000)
 		return ballot_errorf(em, BALLOT_EINVAL, "--tick-ms %u: must be 1 to 10000", c->tick_ms);
 	if (c->heartbeat_ticks < 1 || c->election_ticks <= c->heartbeat_ticks)
@@ -218,9 +224,6 @@ void node_reply_error(node *n, origin *to, const char *fmt, ...)
 /* A former leader waits this long beyond a request's wait for a leader to learn the fate of
  * its uncommitted writes. */
 #define UNCERTAIN_WAIT_EXTRA_MS 3000
-/* A leader's ready of at most this many entries is synced on the loop thread (latency);
- * a larger one on the thread pool (the loop keeps receiving meanwhile: throughput). */
-#define INLINE_SYNC_ENTRIES_MAX 4
 
 static void pending_push(node *n, pending_list *l, const pending *p)
 {
@@ -585,12 +588,42 @@ static void persist_work(uv_work_t *req)
 	n->persist_rc = node_store_persist(n->store, &n->rd, &n->persist_em);
 }
 
+static void on_sync_hold(uv_timer_t *t)
+{
+	finish_ready(t->data); /* the next ready is taken at the end of this turn (on_flush) */
+}
+
+/* How long a leader holds its next sync back: while the followers alone committed all it
+ * just synced, its own sync was not on any write's path (a majority acknowledged first), but
+ * it did take the disk from theirs. Then it syncs at most every cfg.leader_sync_ms, in
+ * larger batches, appends and commits flowing meanwhile (on_flush). A leader the followers
+ * need (one of them down, or slower than its sync) syncs back to back, as before. */
+static uint64_t sync_hold_ms(node *n)
+{
+	const ballot_raft_ready *rd = &n->rd;
+	if (n->cfg.leader_sync_ms == 0 || rd->entry_count == 0 || rd->has_snapshot ||
+	    ballot_raft_role(n->raft, NULL) != BALLOT_ROLE_LEADER)
+		return 0;
+	ballot_raft_status st;
+	ballot_raft_status_get(n->raft, &st);
+	if (st.commit <= n->persist_stable)
+		return 0;
+	uint64_t took_ms = (uv_hrtime() - n->persist_started) / 1000000;
+	return took_ms < n->cfg.leader_sync_ms ? n->cfg.leader_sync_ms - took_ms : 0;
+}
+
 static void persist_done(uv_work_t *req, int status)
 {
 	node *n = req->data;
 	if (status != 0 || n->persist_rc != 0) {
 		/* Without durability no acknowledgement may leave: stop the node. */
 		node_fatal(n, BALLOT_EIO, "could not persist the log: %s", n->persist_rc ? n->persist_em.text : uv_strerror(status));
+		return;
+	}
+	uint64_t hold = sync_hold_ms(n);
+	if (hold > 0) {
+		n->log_sync_holds++;
+		uv_timer_start(&n->sync_hold, on_sync_hold, hold, 0);
 		return;
 	}
 	finish_ready(n); /* the next ready is taken at the end of this turn (on_flush) */
@@ -603,11 +636,12 @@ static void process_ready(node *n)
 		ballot_raft_ready_take(n->raft, rd);
 		send_messages(n, rd->messages, rd->message_count);
 		n->persisting = true;
+		n->log_syncs += rd->entry_count > 0;
 		bool durable_work = rd->has_snapshot || rd->hard_state_changed || rd->entry_count > 0;
-		bool small = rd->entry_count <= INLINE_SYNC_ENTRIES_MAX;
-		if (durable_work && (rd->has_snapshot || (rd->role == BALLOT_ROLE_LEADER && !small))) {
-			/* A leader with a batch syncs on the thread pool: its appends are already
-			 * out, and its loop keeps taking requests and acknowledgements meanwhile.
+		if (durable_work && (rd->has_snapshot || (rd->role == BALLOT_ROLE_LEADER && rd->entry_count > 0))) {
+			/* A leader syncs its entries on the thread pool: its appends are already
+			 * out, and its loop keeps taking requests and acknowledgements meanwhile
+			 * (the followers' may commit them first: see sync_hold_ms).
 			 * What the ready says is committed is durable on a majority already (these
 			 * entries, or the followers' copies): apply and answer it now rather than
 			 * after this sync (ballot/raft.h, step 4), a whole sync off each write. */
@@ -616,14 +650,15 @@ static void process_ready(node *n)
 				n->applied_early = true;
 			}
 			n->persist_req.data = n;
+			n->persist_started = uv_hrtime();
+			n->persist_stable = ballot_raft_stable_index(n->raft);
 			uv_queue_work(n->loop, &n->persist_req, persist_work, persist_done);
 			return;
 		}
 		if (durable_work) {
-			/* A follower's acknowledgement waits for this sync whatever it does, and a
-			 * leader with a few entries has little to do meanwhile: sync here, two
-			 * thread hand-offs fewer on the write's path. What may leave first (a
-			 * leader's appends) leaves first, so the followers sync alongside. */
+			/* A follower's acknowledgement (a candidate's vote request) waits for this
+			 * sync whatever the loop does meanwhile: sync here, two thread hand-offs
+			 * fewer on the write's path. What may leave first leaves first. */
 			peer_flush_all(n);
 			n->persist_rc = node_store_persist(n->store, &n->rd, &n->persist_em);
 			if (n->persist_rc != 0) {
@@ -656,7 +691,13 @@ static void on_flush(uv_prepare_t *h)
 			count = ballot_raft_take_committed(n->raft, &committed);
 			apply_entries(n, committed, count);
 			ballot_raft_entries_free(committed, count);
-			if (count > 0)
+			/* Reads the followers confirmed meanwhile, answered once applied. */
+			ballot_read_state *reads = NULL;
+			size_t read_count = ballot_raft_take_reads(n->raft, &reads);
+			for (size_t i = 0; i < read_count; i++)
+				read_state(n, &reads[i]);
+			free(reads);
+			if (count > 0 || read_count > 0)
 				answer_reads(n);
 		}
 	}
@@ -807,6 +848,8 @@ int ballot_node_run(const ballot_node_config *cfg, ballot_errmsg *em)
 	if (rc == 0) {
 		uv_timer_init(n->loop, &n->tick);
 		n->tick.data = n;
+		uv_timer_init(n->loop, &n->sync_hold);
+		n->sync_hold.data = n;
 		uv_prepare_init(n->loop, &n->flush);
 		n->flush.data = n;
 		uv_prepare_start(&n->flush, on_flush);

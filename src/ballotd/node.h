@@ -34,6 +34,7 @@ typedef struct ballot_node_config {
 	uint64_t snapshot_entries;           /* take a snapshot every this many applied entries */
 	uint64_t snapshot_bytes;             /* ... or once the entries applied since hold this many bytes */
 	bool snapshot_fork;                  /* a child process writes snapshots (else a pool thread) */
+	unsigned leader_sync_ms;             /* a leader the followers outpace syncs at most this often */
 	unsigned clients_max;
 	unsigned no_leader_wait_ms;          /* how long a request waits for a leader */
 	bool join;                           /* a new member: wait to be added, do not bootstrap */

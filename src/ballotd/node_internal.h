@@ -181,6 +181,11 @@ struct node {
 	bool persisting;
 	ballot_raft_ready rd;
 	bool applied_early; /* rd's committed entries were applied as its sync began */
+	uint64_t persist_started; /* uv_hrtime() as the pool's sync began */
+	uint64_t persist_stable;  /* the log's durable end as it began */
+	uv_timer_t sync_hold;     /* a leader the followers outpace: the next sync waits */
+	uint64_t log_syncs;       /* readies with entries persisted (INFO persistence) */
+	uint64_t log_sync_holds;  /* ... after which a leader held its next sync back */
 	uv_work_t persist_req;
 	int persist_rc;
 	ballot_errmsg persist_em;

@@ -382,13 +382,15 @@ void node_info_persistence(node *n, ballot_buf *out)
 	ballot_buf_printf(out, "# Persistence\r\nsnapshot_in_progress:%d\r\nsnapshot_writer:%s\r\n"
 			  "snapshots_taken:%llu\r\nsnapshot_failures:%llu\r\nlast_snapshot_status:%s\r\n"
 			  "last_snapshot_index:%llu\r\nlast_snapshot_bytes:%llu\r\nlast_snapshot_ms:%llu\r\n"
-			  "current_snapshot_ms:%llu\r\nloading:0\r\nrdb_bgsave_in_progress:%d\r\naof_rewrite_in_progress:0\r\n",
+			  "current_snapshot_ms:%llu\r\nloading:0\r\nrdb_bgsave_in_progress:%d\r\naof_rewrite_in_progress:0\r\n"
+			  "log_syncs:%llu\r\nleader_sync_holds:%llu\r\n",
 			  n->snap.running, n->snap.running || n->snap.count > 0 ? (n->snap.last_forked ? "fork" : "thread")
 										  : (n->cfg.snapshot_fork ? "fork" : "thread"),
 			  (unsigned long long)n->snap.count, (unsigned long long)n->snap.failures,
 			  n->snap.failures == 0 || n->snap.last_ok ? "ok" : "err", (unsigned long long)n->snap.last_index,
 			  (unsigned long long)n->last_snapshot_bytes, (unsigned long long)n->snap.last_ms,
-			  (unsigned long long)(n->snap.running ? now - n->snap.started_ms : 0), n->snap.running);
+			  (unsigned long long)(n->snap.running ? now - n->snap.started_ms : 0), n->snap.running,
+			  (unsigned long long)n->log_syncs, (unsigned long long)n->log_sync_holds);
 }
 
 /* ---- a spare segment for the next roll ------------------------------------------------- */

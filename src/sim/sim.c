@@ -510,7 +510,7 @@ static void finish_ready(sim_world *w, sim_node *n)
 
 /* While a ready is syncing, what may leave at once still leaves (a leader's appends of
  * new proposals), and, most of the time, what was committed meanwhile is applied and
- * answered, as ballotd does. */
+ * answered, and the reads confirmed meanwhile are taken, as ballotd does. */
 static void send_early(sim_world *w, sim_node *n)
 {
 	if (!n->alive || !n->persisting || w->stop)
@@ -526,6 +526,13 @@ static void send_early(sim_world *w, sim_node *n)
 		count = ballot_raft_take_committed(n->raft, &committed);
 		apply_entries(w, n, committed, count);
 		ballot_raft_entries_free(committed, count);
+		if (ballot_rng_below(&w->rng, 4) != 0) {
+			ballot_read_state *reads = NULL;
+			count = ballot_raft_take_reads(n->raft, &reads);
+			for (size_t i = 0; i < count; i++)
+				sim_node_read_state(w, n, &reads[i]);
+			free(reads);
+		}
 		sim_node_answer_reads(w, n);
 	}
 }
@@ -562,6 +569,10 @@ static void process_ready(sim_world *w, sim_node *n)
 			}
 			/* The writes are in the page cache; they are durable once the sync completes. */
 			uint64_t latency = 1 + ballot_rng_below(&w->rng, 3);
+			/* ballotd's leader holds its next sync back while the followers commit
+			 * without it (--leader-sync-ms): its own log lags what is committed. */
+			if (rd->role == BALLOT_ROLE_LEADER && ballot_rng_below(&w->rng, 3) == 0)
+				latency += ballot_rng_below(&w->rng, 12);
 			sim_schedule(w, latency, EV_PERSISTED, (uint32_t)(n - w->nodes), n->incarnation, NULL, 0, 0, NULL);
 			return;
 		}
