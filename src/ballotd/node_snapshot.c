@@ -268,10 +268,6 @@ void node_snapshot_maybe(node *n)
 {
 	if (n->snap.running || n->snap.written || n->fatal != 0 || !snapshot_due(n) || n->applied <= n->last_snapshot)
 		return;
-	/* The state may be ahead of the stored log (entries a majority holds, applied while
-	 * this node's write of them waits): its snapshot waits until the log holds its index. */
-	if (n->applied > ballot_raft_stable_index(n->raft))
-		return;
 	if (!n->snapshot_requested && node_now_ms() < n->snap.retry_at_ms)
 		return;
 	n->snapshot_requested = false;
@@ -296,6 +292,12 @@ void node_snapshot_maybe(node *n)
 void node_snapshot_adopt(node *n)
 {
 	if (!n->snap.written || n->persisting || n->fatal != 0)
+		return;
+	/* The state may have run ahead of the stored log (entries a majority holds, applied
+	 * while this node's own write of them waited): its snapshot is adopted once the log
+	 * holds its index. Waiting to take it instead could wait for ever under load, a leader
+	 * applying what its followers commit ahead of its own syncs (--leader-sync-ms). */
+	if (n->snap.index > ballot_raft_stable_index(n->raft))
 		return;
 	n->snap.written = false;
 	bool adopted = false;

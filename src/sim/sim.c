@@ -408,18 +408,28 @@ static void compact_storage(sim_world *w, sim_node *n)
 	n->doomed_readies_left = (unsigned)ballot_rng_below(&w->rng, 20);
 }
 
+/* The state may have run ahead of the stored log (entries a majority holds, applied while
+ * this node's write of them waits): its snapshot is adopted once the log holds its index, as
+ * ballotd does. */
+static void maybe_adopt(sim_world *w, sim_node *n)
+{
+	if (n->side.index <= ballot_raft_stable_index(n->raft))
+		adopt_snapshot(w, n);
+}
+
 /* Every snapshot_every applied entries, a snapshot: its file is written beside the storage
  * at once, and adopted up to 40 readies later (a large one takes ballotd's writer a while),
  * so crashes, installs from the leader and the log's growth fall in between. */
 static void maybe_snapshot(sim_world *w, sim_node *n)
 {
 	if (n->side.pending) {
-		if (n->side.readies_left-- == 0)
-			adopt_snapshot(w, n);
+		if (n->side.readies_left > 0)
+			n->side.readies_left--;
+		else
+			maybe_adopt(w, n);
 		return;
 	}
-	if (n->snapshot_every == 0 || n->applied < n->snap_index + n->snapshot_every ||
-	    n->applied > ballot_raft_stable_index(n->raft))
+	if (n->snapshot_every == 0 || n->applied < n->snap_index + n->snapshot_every)
 		return;
 	uint64_t index = n->applied;
 	ballot_config config;
@@ -438,8 +448,10 @@ static void maybe_snapshot(sim_world *w, sim_node *n)
 	uint64_t wait = ballot_rng_below(&w->rng, ballot_rng_below(&w->rng, 2) ? 4 : 40);
 	n->side = (sim_side_snapshot){.pending = true, .readies_left = (unsigned)wait, .index = index, .term = term,
 				      .config = config, .data = data};
-	if (n->side.readies_left-- == 0)
-		adopt_snapshot(w, n);
+	if (n->side.readies_left > 0)
+		n->side.readies_left--;
+	else
+		maybe_adopt(w, n);
 }
 
 static void apply_entries(sim_world *w, sim_node *n, const ballot_entry *entries, size_t count)
