@@ -816,6 +816,7 @@ mode_disk() {
 		echo "and one fdatasync per batch; append grows the file, fallocated writes into blocks reserved"
 		echo "with posix_fallocate (as a log segment), prefilled overwrites blocks written before. procs 3:"
 		echo "three processes at once, each on its own file, as the three nodes of a cluster on this disk."
+		echo "over 5 ms /s: syncs per second slower than 5 ms (stalls; see bench/README.md, disk_sync)."
 		echo
 		local procs
 		for procs in 1 3; do

@@ -3,7 +3,9 @@
  *
  * For each batch size (default 1, 16, 64 and 256 records), appends 128-byte records a batch
  * at a time with one write and one fdatasync per batch, for --seconds, and reports records
- * per second, syncs per second and the latency of write+fdatasync at p50 and p99. Three file
+ * per second, syncs per second, the latency of write+fdatasync at p50, p99 and its maximum,
+ * and how many syncs per second took over 5 ms (bench/README.md: on the virtual disk we run
+ * on, syncs from several processes at once stall in steps of 100 ms). Three file
  * layouts, because they can cost differently on a file system:
  * - append: the file grows with every batch, so each fdatasync also writes its new size;
  * - fallocated: the file's blocks were reserved with posix_fallocate first (what a ballot log
@@ -53,8 +55,11 @@ typedef struct options {
 	bool kv;
 } options;
 
+/* A sync slower than this is counted as a stall. */
+#define SLOW_SYNC_S 0.005
+
 typedef struct result {
-	double records_per_s, syncs_per_s, p50_ms, p99_ms;
+	double records_per_s, syncs_per_s, p50_ms, p99_ms, max_ms, slow_per_s;
 	unsigned long syncs;
 } result;
 
@@ -196,7 +201,12 @@ static int run_case(const options *o, unsigned batch, layout how, double *lat, l
 		n += (unsigned long)counts[i];
 	}
 	qsort(lat, n, sizeof *lat, cmp_double);
+	unsigned long slow = 0;
+	while (slow < n && lat[n - 1 - slow] > SLOW_SYNC_S)
+		slow++;
 	*r = (result){.syncs = n,
+		      .max_ms = n > 0 ? lat[n - 1] * 1e3 : 0,
+		      .slow_per_s = (double)slow / elapsed,
 		      .syncs_per_s = (double)n / elapsed,
 		      .records_per_s = (double)n * batch / elapsed,
 		      .p50_ms = quantile(lat, n, 0.50) * 1e3,
@@ -291,8 +301,9 @@ int main(int argc, char **argv)
 	double *lat = shared;
 	long *counts = (long *)(lat + SYNCS_MAX);
 	if (!o.kv) {
-		printf("| layout | procs | records/sync | records/s | syncs/s | sync p50 ms | sync p99 ms |\n");
-		printf("|---|---|---|---|---|---|---|\n");
+		printf("| layout | procs | records/sync | records/s | syncs/s | sync p50 ms | sync p99 ms | max ms | "
+		       "over 5 ms /s |\n");
+		printf("|---|---|---|---|---|---|---|---|---|\n");
 	}
 	for (layout how = 0; how < LAYOUT_COUNT; how++) {
 		const char *name = layout_names[how];
@@ -305,11 +316,13 @@ int main(int argc, char **argv)
 			}
 			if (o.kv)
 				printf("layout=%s procs=%u batch=%u records_per_s=%.0f syncs_per_s=%.0f p50_ms=%.3f "
-				       "p99_ms=%.3f\n",
-				       name, o.procs, o.batches[i], r.records_per_s, r.syncs_per_s, r.p50_ms, r.p99_ms);
+				       "p99_ms=%.3f max_ms=%.1f slow_per_s=%.1f\n",
+				       name, o.procs, o.batches[i], r.records_per_s, r.syncs_per_s, r.p50_ms, r.p99_ms,
+				       r.max_ms, r.slow_per_s);
 			else
-				printf("| %s | %u | %u | %.0f | %.0f | %.3f | %.3f |\n", name, o.procs, o.batches[i],
-				       r.records_per_s, r.syncs_per_s, r.p50_ms, r.p99_ms);
+				printf("| %s | %u | %u | %.0f | %.0f | %.3f | %.3f | %.1f | %.1f |\n", name, o.procs,
+				       o.batches[i], r.records_per_s, r.syncs_per_s, r.p50_ms, r.p99_ms, r.max_ms,
+				       r.slow_per_s);
 			fflush(stdout);
 		}
 	}
