@@ -109,6 +109,7 @@ struct ballot_raft {
 	unsigned peer_count;
 
 	unsigned election_elapsed, heartbeat_elapsed, randomized_timeout;
+	unsigned quick_campaigns; /* left after a lost leader's hint (see QUICK_CAMPAIGNS) */
 	uint64_t votes_granted, votes_rejected; /* bit i: peers[i] (candidates) */
 
 	bool committed_in_term;       /* leader: an entry of its term is committed */
@@ -237,10 +238,33 @@ static bool self_is_voter(const ballot_raft *r)
 	return is_voter(&r->config, r->id);
 }
 
+/* After a lost leader's hint (ballot_raft_leader_lost), the first campaigns come one to five
+ * heartbeat intervals apart rather than an election timeout: the followers that saw the
+ * same close may have campaigned in the same tick and split the vote, and a retry after a
+ * whole timeout (1-2 s in ballotd) is what a failover then took. Until a leader is heard,
+ * for at most this many campaigns. */
+#define QUICK_CAMPAIGNS 3
+
 static void reset_randomized_timeout(ballot_raft *r)
 {
 	unsigned e = r->opts.election_ticks;
+	if (r->quick_campaigns > 0 && r->leader == 0) {
+		unsigned hb = r->opts.heartbeat_ticks;
+		r->randomized_timeout = hb + (unsigned)ballot_rng_below(&r->rng, 4 * hb + 1);
+		return;
+	}
 	r->randomized_timeout = e + (unsigned)ballot_rng_below(&r->rng, e);
+}
+
+/* A message from the leader: its election timer restarts, at a whole timeout again. */
+static void heard_leader(ballot_raft *r, uint64_t leader)
+{
+	r->election_elapsed = 0;
+	r->leader = leader;
+	if (r->quick_campaigns > 0) {
+		r->quick_campaigns = 0;
+		reset_randomized_timeout(r);
+	}
 }
 
 /* ---- reads -------------------------------------------------------------------------- */
@@ -390,6 +414,8 @@ static void become_follower(ballot_raft *r, uint64_t term, uint64_t leader)
 {
 	if (r->role == BALLOT_ROLE_LEADER)
 		fail_reads(r);
+	if (leader != 0)
+		r->quick_campaigns = 0;
 	reset_term(r, term);
 	r->role = BALLOT_ROLE_FOLLOWER;
 	r->leader = leader;
@@ -528,6 +554,8 @@ static void campaign(ballot_raft *r, bool transfer)
 	if (!may_campaign(r))
 		return;
 	bool pre = r->opts.pre_vote && !transfer;
+	if (r->quick_campaigns > 0)
+		r->quick_campaigns--;
 	if (pre)
 		become_precandidate(r);
 	else
@@ -1441,11 +1469,11 @@ void ballot_raft_leader_lost(ballot_raft *r, uint64_t leader)
 		return;
 	/* Its lease is over here, and an election is due after one to five heartbeat
 	 * intervals, staggered at random so the followers that saw the same close seldom
-	 * split the vote. */
+	 * split the vote; if they do, they retry as soon (QUICK_CAMPAIGNS). */
 	r->leader = 0;
-	r->election_elapsed = r->opts.election_ticks;
-	unsigned hb = r->opts.heartbeat_ticks;
-	r->randomized_timeout = r->opts.election_ticks + hb + (unsigned)ballot_rng_below(&r->rng, 4 * hb + 1);
+	r->election_elapsed = 0;
+	r->quick_campaigns = QUICK_CAMPAIGNS;
+	reset_randomized_timeout(r);
 }
 
 static bool is_vote_request(uint8_t type)
@@ -1517,13 +1545,11 @@ static void step_follower(ballot_raft *r, const ballot_msg *m)
 {
 	switch (m->type) {
 	case BALLOT_MSG_APPEND:
-		r->election_elapsed = 0;
-		r->leader = m->from;
+		heard_leader(r, m->from);
 		handle_append(r, m);
 		break;
 	case BALLOT_MSG_SNAPSHOT:
-		r->election_elapsed = 0;
-		r->leader = m->from;
+		heard_leader(r, m->from);
 		handle_snapshot(r, m);
 		break;
 	case BALLOT_MSG_TIMEOUT_NOW:

@@ -397,6 +397,33 @@ static void leader_lost_hint_elects_within_heartbeats(void **state)
 	rh_free(&c);
 }
 
+/* After the hint, a campaign that fails (here the two followers cannot reach each other; in
+ * ballotd, both campaigned in the same tick and split the vote) is retried within five
+ * heartbeat intervals, not an election timeout, three campaigns in all; then the timeouts
+ * are whole again; once the link is back a leader is elected. */
+static void leader_lost_hint_retries_a_failed_campaign_soon(void **state)
+{
+	(void)state;
+	static rh_cluster c;
+	rh_init(&c, 3);
+	rh_elect(&c, 1);
+	rh_run(&c, 2);
+	rh_crash(&c, 1);
+	rh_cut(&c, 2, 3);
+	rh_sent_clear(&c);
+	ballot_raft_leader_lost(rh_raft(&c, 2), 1);
+	/* Heartbeat interval 1 tick: campaigns at most 5 ticks apart, the first within 5. */
+	rh_run(&c, 15);
+	size_t quick = rh_sent_count(&c, 2, 3, BALLOT_MSG_PREVOTE);
+	assert_true(quick >= 3); /* without: the second after at least E ticks, 1 or 2 by now */
+	rh_run(&c, E - 1); /* then whole timeouts: at most one campaign in E - 1 ticks */
+	assert_true(rh_sent_count(&c, 2, 3, BALLOT_MSG_PREVOTE) <= quick + 1);
+	rh_heal(&c);
+	rh_run(&c, 3 * E);
+	assert_true(rh_leader(&c) == 2 || rh_leader(&c) == 3);
+	rh_free(&c);
+}
+
 /* A false alarm (the leader is alive; one follower's connection from it closed) disrupts
  * nothing: the other follower's lease refuses the pre-vote, the term stays. */
 static void leader_lost_hint_on_a_live_leader_disrupts_nothing(void **state)
@@ -431,6 +458,7 @@ int main(void)
 		cmocka_unit_test(partitioned_node_rejoining_does_not_disrupt_leader),
 		cmocka_unit_test(leader_lost_hint_elects_within_heartbeats),
 		cmocka_unit_test(leader_lost_hint_on_a_live_leader_disrupts_nothing),
+		cmocka_unit_test(leader_lost_hint_retries_a_failed_campaign_soon),
 		cmocka_unit_test(check_quorum_leader_steps_down_when_isolated),
 		cmocka_unit_test(learner_never_campaigns),
 		cmocka_unit_test(election_timeout_is_randomized_between_e_and_2e),
