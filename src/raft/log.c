@@ -24,7 +24,7 @@ static void unref_range(raft_log *log, size_t from, size_t to)
 
 void raft_log_free(raft_log *log)
 {
-	unref_range(log, 0, log->count);
+	unref_range(log, log->head, log->head + log->count);
 	free(log->entries);
 	memset(log, 0, sizeof *log);
 }
@@ -35,7 +35,7 @@ uint64_t raft_log_term(const raft_log *log, uint64_t index)
 		return log->snap_term;
 	if (index < log->snap_index || index > raft_log_last(log))
 		return 0;
-	return log->entries[index - log->snap_index - 1].term;
+	return log->entries[log->head + index - log->snap_index - 1].term;
 }
 
 uint64_t raft_log_last_term(const raft_log *log)
@@ -47,19 +47,44 @@ const ballot_entry *raft_log_get(const raft_log *log, uint64_t index)
 {
 	if (index <= log->snap_index || index > raft_log_last(log))
 		return NULL;
-	return &log->entries[index - log->snap_index - 1];
+	return &log->entries[log->head + index - log->snap_index - 1];
 }
 
 int raft_log_append(raft_log *log, const ballot_entry *e)
 {
 	BALLOT_ASSERT(e->index == raft_log_last(log) + 1);
 	BALLOT_ASSERT(e->term >= raft_log_last_term(log));
-	if (ballot_array_reserve(&log->entries, &log->cap, log->count, sizeof *log->entries, 64) != 0)
+	if (log->head + log->count == log->cap && log->head >= log->count) {
+		memmove(log->entries, log->entries + log->head, log->count * sizeof *log->entries);
+		log->head = 0;
+	}
+	if (ballot_array_reserve(&log->entries, &log->cap, log->head + log->count, sizeof *log->entries, 64) != 0)
 		return BALLOT_ENOMEM;
-	log->entries[log->count] = *e;
+	log->entries[log->head + log->count] = *e;
 	ballot_rbuf_ref(e->data);
 	log->count++;
+	if (e->type == BALLOT_ENTRY_CONFIG)
+		log->last_config = e->index;
 	return 0;
+}
+
+/* The last config entry at or below index, looking at each entry. */
+static uint64_t scan_config(const raft_log *log, uint64_t index)
+{
+	for (; index > log->snap_index; index--) {
+		if (raft_log_get(log, index)->type == BALLOT_ENTRY_CONFIG)
+			return index;
+	}
+	return 0;
+}
+
+uint64_t raft_log_config_before(const raft_log *log, uint64_t index)
+{
+	if (index > raft_log_last(log))
+		index = raft_log_last(log);
+	if (log->last_config <= log->snap_index)
+		return 0;
+	return log->last_config <= index ? log->last_config : scan_config(log, index);
 }
 
 void raft_log_truncate_after(raft_log *log, uint64_t index)
@@ -68,8 +93,10 @@ void raft_log_truncate_after(raft_log *log, uint64_t index)
 	if (index >= raft_log_last(log))
 		return;
 	size_t keep = (size_t)(index - log->snap_index);
-	unref_range(log, keep, log->count);
+	unref_range(log, log->head + keep, log->head + log->count);
 	log->count = keep;
+	if (log->last_config > index)
+		log->last_config = scan_config(log, index);
 	if (log->stable > index)
 		log->stable = index;
 	if (log->unstable_from > index + 1)
@@ -82,9 +109,11 @@ void raft_log_compact(raft_log *log, uint64_t index)
 	BALLOT_ASSERT(index <= raft_log_last(log));
 	size_t drop = (size_t)(index - log->snap_index);
 	uint64_t term = raft_log_term(log, index);
-	unref_range(log, 0, drop);
-	memmove(log->entries, log->entries + drop, (log->count - drop) * sizeof *log->entries);
+	unref_range(log, log->head, log->head + drop);
+	log->head += drop;
 	log->count -= drop;
+	if (log->count == 0)
+		log->head = 0;
 	log->snap_index = index;
 	log->snap_term = term;
 	if (log->stable < index)
@@ -95,8 +124,9 @@ void raft_log_compact(raft_log *log, uint64_t index)
 
 void raft_log_reset(raft_log *log, uint64_t index, uint64_t term)
 {
-	unref_range(log, 0, log->count);
-	log->count = 0;
+	unref_range(log, log->head, log->head + log->count);
+	log->head = log->count = 0;
+	log->last_config = 0;
 	log->snap_index = index;
 	log->snap_term = term;
 	log->stable = index;

@@ -1758,10 +1758,10 @@ void ballot_raft_advance(ballot_raft *r, ballot_raft_ready *rd)
 static ballot_config config_at(const ballot_raft *r, uint64_t index)
 {
 	ballot_config c = r->snap_config;
-	for (uint64_t i = index; i > r->log.snap_index; i--) {
+	for (uint64_t i = raft_log_config_before(&r->log, index); i > r->log.snap_index;
+	     i = raft_log_config_before(&r->log, i - 1)) {
 		const ballot_entry *e = raft_log_get(&r->log, i);
-		if (e->type == BALLOT_ENTRY_CONFIG && e->data != NULL &&
-		    ballot_config_decode(e->data->data, e->data->len, &c, NULL) == 0)
+		if (e->data != NULL && ballot_config_decode(e->data->data, e->data->len, &c, NULL) == 0)
 			break;
 	}
 	return c;
