@@ -54,7 +54,7 @@ int raft_log_append(raft_log *log, const ballot_entry *e)
 {
 	BALLOT_ASSERT(e->index == raft_log_last(log) + 1);
 	BALLOT_ASSERT(e->term >= raft_log_last_term(log));
-	if (log->head + log->count == log->cap && log->head >= log->count) {
+	if (log->head > 0 && log->head + log->count == log->cap && log->head >= log->count) {
 		memmove(log->entries, log->entries + log->head, log->count * sizeof *log->entries);
 		log->head = 0;
 	}
