@@ -593,11 +593,12 @@ static void on_sync_hold(uv_timer_t *t)
 	finish_ready(t->data); /* the next ready is taken at the end of this turn (on_flush) */
 }
 
-/* How long a leader holds its next sync back: while the followers alone committed all it
- * just synced, its own sync was not on any write's path (a majority acknowledged first), but
- * it did take the disk from theirs. Then it syncs at most every cfg.leader_sync_ms, in
- * larger batches, appends and commits flowing meanwhile (on_flush). A leader the followers
- * need (one of them down, or slower than its sync) syncs back to back, as before. */
+/* How long a leader holds its next sync back: once the followers committed entries past
+ * where its own log stood durable as this sync began, they are a majority without it and
+ * its sync is not on those writes' path, but it does take the disk from theirs. Then it
+ * syncs at most every cfg.leader_sync_ms, in larger batches, appends, commits and reads
+ * flowing meanwhile (on_flush). A leader a commit needs (a follower down, or slower than
+ * its sync) never sees that, and syncs back to back, as before. */
 static uint64_t sync_hold_ms(node *n)
 {
 	const ballot_raft_ready *rd = &n->rd;

@@ -3,8 +3,8 @@
  * Index i (snap_index < i <= last) lives at entries[head + i - snap_index - 1]: compaction
  * moves head, not the entries (a log of 300,000 entries dropped 4,096 at a time was moved
  * whole each time, milliseconds per tick); an append that finds the array full moves them
- * to the front if the dropped part is as large as theirs, else grows it. The log holds one reference on each entry's payload. Pure data
- * structure: no I/O. */
+ * to the front if the dropped part is as large as theirs, else grows it. The log holds one
+ * reference on each entry's payload. Pure data structure: no I/O. */
 #ifndef BALLOT_RAFT_LOG_H
 #define BALLOT_RAFT_LOG_H
 
