@@ -408,12 +408,14 @@ static void compact_storage(sim_world *w, sim_node *n)
 	n->doomed_readies_left = (unsigned)ballot_rng_below(&w->rng, 20);
 }
 
-/* The state may have run ahead of the stored log (entries a majority holds, applied while
- * this node's write of them waits): its snapshot is adopted once the log holds its index, as
- * ballotd does. */
-static void maybe_adopt(sim_world *w, sim_node *n)
+/* One ready passes for the snapshot written beside the storage: after readies_left of them
+ * it is adopted, once the stored log holds its index (the state may have run ahead of it:
+ * entries a majority holds, applied while this node's write of them waits), as ballotd does. */
+static void side_snapshot_wait(sim_world *w, sim_node *n)
 {
-	if (n->side.index <= ballot_raft_stable_index(n->raft))
+	if (n->side.readies_left > 0)
+		n->side.readies_left--;
+	else if (n->side.index <= ballot_raft_stable_index(n->raft))
 		adopt_snapshot(w, n);
 }
 
@@ -423,10 +425,7 @@ static void maybe_adopt(sim_world *w, sim_node *n)
 static void maybe_snapshot(sim_world *w, sim_node *n)
 {
 	if (n->side.pending) {
-		if (n->side.readies_left > 0)
-			n->side.readies_left--;
-		else
-			maybe_adopt(w, n);
+		side_snapshot_wait(w, n);
 		return;
 	}
 	if (n->snapshot_every == 0 || n->applied < n->snap_index + n->snapshot_every)
@@ -448,10 +447,7 @@ static void maybe_snapshot(sim_world *w, sim_node *n)
 	uint64_t wait = ballot_rng_below(&w->rng, ballot_rng_below(&w->rng, 2) ? 4 : 40);
 	n->side = (sim_side_snapshot){.pending = true, .readies_left = (unsigned)wait, .index = index, .term = term,
 				      .config = config, .data = data};
-	if (n->side.readies_left > 0)
-		n->side.readies_left--;
-	else
-		maybe_adopt(w, n);
+	side_snapshot_wait(w, n);
 }
 
 static void apply_entries(sim_world *w, sim_node *n, const ballot_entry *entries, size_t count)

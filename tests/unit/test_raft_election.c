@@ -366,6 +366,15 @@ static void vote_request_from_non_member_is_answered(void **state)
 	rh_free(&c);
 }
 
+/* Three nodes under leader 1, which then crashes. */
+static void leader_crashed(rh_cluster *c)
+{
+	rh_init(c, 3);
+	rh_elect(c, 1);
+	rh_run(c, 2);
+	rh_crash(c, 1);
+}
+
 /* ballot_raft_leader_lost: a leader's process dies and its connections close; with the hint
  * the followers elect a new leader before an election timeout would even have started a
  * campaign (without it, nobody has campaigned by then). */
@@ -373,10 +382,7 @@ static void leader_lost_hint_elects_within_heartbeats(void **state)
 {
 	(void)state;
 	static rh_cluster c;
-	rh_init(&c, 3);
-	rh_elect(&c, 1);
-	rh_run(&c, 2);
-	rh_crash(&c, 1);
+	leader_crashed(&c);
 	ballot_raft_leader_lost(rh_raft(&c, 2), 1);
 	ballot_raft_leader_lost(rh_raft(&c, 3), 1);
 	ballot_raft_leader_lost(rh_raft(&c, 3), 2); /* not its leader: ignored */
@@ -387,10 +393,7 @@ static void leader_lost_hint_elects_within_heartbeats(void **state)
 
 	/* Without the hint: a whole election timeout passes first. */
 	static rh_cluster d;
-	rh_init(&d, 3);
-	rh_elect(&d, 1);
-	rh_run(&d, 2);
-	rh_crash(&d, 1);
+	leader_crashed(&d);
 	rh_run(&d, E - 1);
 	assert_int_equal(rh_leader(&d), 0);
 	rh_free(&d);
@@ -405,10 +408,7 @@ static void leader_lost_hint_retries_a_failed_campaign_soon(void **state)
 {
 	(void)state;
 	static rh_cluster c;
-	rh_init(&c, 3);
-	rh_elect(&c, 1);
-	rh_run(&c, 2);
-	rh_crash(&c, 1);
+	leader_crashed(&c);
 	rh_cut(&c, 2, 3);
 	rh_sent_clear(&c);
 	ballot_raft_leader_lost(rh_raft(&c, 2), 1);
