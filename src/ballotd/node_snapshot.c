@@ -156,6 +156,9 @@ static void finished(node *n, int rc, const char *why)
 	n->snap.last_ok = rc == 0;
 	if (rc == 0) {
 		n->snap.written = true;
+		fprintf(stderr, "ballotd: snapshot at index %llu written: %llu bytes in %llu ms\n",
+			(unsigned long long)n->snap.index, (unsigned long long)n->snap.data_bytes,
+			(unsigned long long)n->snap.last_ms);
 		return;
 	}
 	/* The state in memory and the log on disk are whole: a snapshot that failed to be
@@ -295,6 +298,12 @@ void node_snapshot_maybe(node *n)
 		n->snap.retry_at_ms = n->snap.started_ms + SNAPSHOT_RETRY_MS; /* out of memory */
 		return;
 	}
+	if (n->snap.last_forked)
+		fprintf(stderr, "ballotd: snapshot at index %llu: writer process %d started (fork took %llu us)\n",
+			(unsigned long long)index, (int)n->snap.pid, (unsigned long long)n->snap.fork_us);
+	else
+		fprintf(stderr, "ballotd: snapshot at index %llu: serialized, a pool thread writes it\n",
+			(unsigned long long)index);
 	n->applied_bytes = 0;
 }
 

@@ -63,6 +63,12 @@ check "writes through node $w while its writer is at work" test "$(cli "$w" GET 
 check "...and it was still at work after them" in_progress "$w" 1
 check "the snapshot is adopted" wait_until 20 in_progress "$w" 0
 check "snapshots_taken:1, status ok" test "$(persistence "$w" snapshots_taken),$(persistence "$w" last_snapshot_status)" = 1,ok
+# logged ID PID: node ID's log names the writer PID it started, and one snapshot written.
+logged() {
+	grep -q "snapshot at index [0-9]*: writer process $2 started (fork took [0-9]* us)" "$tmp/n$1.log" &&
+		[[ $(grep -c "snapshot at index [0-9]* written: [0-9]* bytes in [0-9]* ms" "$tmp/n$1.log") == 1 ]]
+}
+check "node $w's log says its writer $child started and the snapshot was written" logged "$w" "$child"
 snap=$(info "$w" snapshot_index)
 check "node $w's log is compacted up to the snapshot (snapshot_index $snap >= 5000)" test "${snap:-0}" -ge 5000
 check "no temporary file in node $w's data dir" test -z "$(find "$(dir "$w")" -name '*.tmp')"
