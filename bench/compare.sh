@@ -89,6 +89,7 @@ STAMP=$(date -u +%Y%m%d-%H%M%S)
 WORK=${BENCH_DIR:-/var/tmp/ballot-bench.$$}
 OUT=${OUT:-$ROOT/bench/results/compare-$STAMP.md}
 RAW_ROWS=$WORK/rows-raw.tsv # per point and round: system op clients ops/s p50 p99 p99.9 cpu/10k errors
+TERMS=$WORK/ballotd-terms.tsv # per round: the leader and its term before the first point and after the last
 ROWS=$WORK/rows.tsv         # the same, the median over the rounds (errors: their sum)
 LOG=$WORK/compare.log
 
@@ -457,10 +458,14 @@ fill() {
 		die "filling $system with $KEYS keys failed (see $LOG)"
 }
 
+# The leader's id and term, "ID TERM" (the issue's "no spurious elections under full load").
+ballotd_leader_term() { echo "$(ballotd_field "$LEADER_PORT" leader_id) $(ballotd_field "$LEADER_PORT" term)"; }
+
 measure_system() {
-	local system=$1 op c
+	local system=$1 op c before=""
 	log "== $system"
 	start_system "$system"
+	[[ $system == ballotd ]] && before=$(ballotd_leader_term)
 	local wait=()
 	[[ $system == redis-repl ]] && wait=(--wait 1)
 	for op in set get incr; do
@@ -477,6 +482,11 @@ measure_system() {
 			fi
 		done
 	done
+	if [[ $system == ballotd ]]; then
+		# Asked of the first leader: a node that lost leadership names the new one and term.
+		printf '%s\t%s\n' "$before" "$(ballotd_leader_term)" >>"$TERMS"
+		log "ballotd: leader and term before the first point $before, after the last $(tail -1 "$TERMS" | cut -f2)"
+	fi
 	stop_system "$system"
 }
 
@@ -508,6 +518,17 @@ aggregate_rows() {
 					v[k, 9, 1] == "n/a" ? "n/a" : errs, range
 			}
 		}' "$RAW_ROWS" >"$ROWS"
+}
+
+# Whether the ballotd cluster held one leader in one term through every point of a round.
+elections_markdown() {
+	awk -F'\t' '{ n++; all = all (n > 1 ? "; " : "") $1
+		  if ($1 == $2 && $1 !~ /^ | $/) same++; else bad = bad sprintf(" round %d: %s -> %s;", n, $1, $2) }
+		END {
+			if (n == 0) exit
+			if (same == n) printf "Elections under load: none. In each round the leader that took the first point led every point after it, in the same term (leader id and term, per round: %s).\n", all
+			else printf "Elections under load: the leader or its term changed (leader id and term before -> after):%s\n", bad
+		}' "$TERMS"
 }
 
 table_markdown() {
@@ -571,6 +592,7 @@ machine_markdown() {
 
 mode_table() {
 	: >"$RAW_ROWS"
+	: >"$TERMS"
 	local system round
 	for round in $(seq 1 "$ROUNDS"); do
 		((ROUNDS == 1)) || log "== round $round of $ROUNDS"
@@ -598,6 +620,8 @@ mode_table() {
 		echo "p99 ratio (ballotd p99 / peer p99; below 1, ballotd's tail is lower)."
 		echo
 		ratios_markdown
+		echo
+		elections_markdown
 		echo
 	} >>"$WORK/report.md"
 }
