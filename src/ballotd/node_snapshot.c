@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,9 +28,6 @@
 
 /* After a snapshot that failed, the next is tried this much later. */
 #define SNAPSHOT_RETRY_MS 5000
-
-/* The writer process's nice value: the lowest priority (see child_main). */
-#define SNAPSHOT_WRITER_NICE 19
 
 /* The writer's pause after each synced megabyte, at most (see pace). */
 #define PACE_MAX_NS 20000000
@@ -121,11 +117,6 @@ static _Noreturn void child_main(node *n, pid_t parent, int report_fd)
 	if (report_fd > 3)
 		close_range(3, (unsigned)report_fd - 1, 0);
 	close_range((unsigned)report_fd + 1, ~0u, 0);
-	/* Below every loop on the machine: serializing and checksumming take a core, and on a
-	 * machine of few cores the node's loop (its peers', its clients') would wait for one,
-	 * every write with it. Idle cores it still gets whole, and a share under full load, so
-	 * it always finishes. A hint: refused, it writes at the parent's priority. */
-	(void)setpriority(PRIO_PROCESS, 0, SNAPSHOT_WRITER_NICE);
 	/* For tests, as Redis's rdb-key-save-delay: a writer slow enough to be caught at work. */
 	const char *delay = getenv("BALLOTD_TEST_SNAPSHOT_DELAY_MS");
 	if (delay != NULL)

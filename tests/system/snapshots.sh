@@ -52,10 +52,6 @@ check "node $w's writer is at work (snapshot_in_progress:1)" wait_until 5 in_pro
 child=$(writer_of "$w")
 check "node $w's writer is a child process (${child:-none})" test -n "$child"
 check "the writer is ballotd's own (fork)" test "$(persistence "$w" snapshot_writer)" = fork
-# Field 19 of /proc/PID/stat (after the parenthesized name) is the nice value.
-nice_of() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $17 }'; }
-check "the writer runs at nice 19, the node at $(nice_of "${pids[$w]}") (got $(nice_of "$child"))" \
-	test "$(nice_of "$child")" = 19 -a "$(nice_of "${pids[$w]}")" != 19
 fork_us=$(cli "$w" INFO stats 2>/dev/null | tr -d '\r' | sed -n 's/^latest_fork_usec://p')
 check "INFO stats says how long the fork took (latest_fork_usec:${fork_us:-none})" test "${fork_us:-0}" -gt 0
 fill "$w" 5001 6000 # through the node at work: it forwards them to the leader
